@@ -1,0 +1,46 @@
+# Two commands set up a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON_VERSION := $(shell cat .python-version)
+PY_BOOT := $(shell command -v python$(PYTHON_VERSION) 2>/dev/null || (command -v pyenv >/dev/null && pyenv which python$(PYTHON_VERSION) 2>/dev/null) || echo python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-all validate lint format bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml .python-version
+	$(PY_BOOT) -c 'import sys; assert sys.version_info >= (3, 12), f"slt needs Python >= 3.12, got {sys.version}"'
+	$(PY_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p results
+	$(VENV)/bin/slt validate --suite quick --json results/quick.json --report results/quick.md
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m "not validation"
+
+validate: $(STAMP)
+	mkdir -p results
+	$(VENV)/bin/slt validate --suite rrr --json results/rrr.json --report results/rrr.md
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check slt tests bench validation
+	$(VENV)/bin/ruff format --check slt tests bench validation
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix slt tests bench validation
+	$(VENV)/bin/ruff format slt tests bench validation
+
+bench: $(STAMP)
+	$(PY) bench/sgld_overhead.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""Datasets as pytrees, and minibatches drawn without replacement within each epoch.
+
+A dataset is any pytree of arrays sharing a leading axis of length n. Each chain draws its
+minibatches from its own key: epoch e visits the permutation ``permutation(fold_in(key, e), n)``
+in consecutive slices of ``batch_size`` (the last ``n mod batch_size`` samples of each
+permutation are left out of that epoch). All of this runs inside ``scan``; the epoch boundary is
+decided by the step index, which is the same for every chain, so a permutation is drawn once per
+epoch, not once per step, even under ``vmap``.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from slt._types import Batch, PRNGKey
+
+__all__ = ["Batcher", "batch_at", "check_data", "epoch_permutation", "num_samples"]
+
+
+def num_samples(data: Batch) -> int:
+    """The common leading-axis length n of every leaf of ``data``.
+
+    Raises
+    ------
+    ValueError
+        When ``data`` has no array leaves, a scalar leaf, or leaves of different lengths.
+    """
+    leaves = jax.tree.leaves(data)
+    if not leaves:
+        raise ValueError("data must be a pytree with at least one array leaf; got no leaves")
+    lengths = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(data)[0]:
+        shape = np.shape(leaf)
+        if len(shape) == 0:
+            raise ValueError(
+                f"data leaf {jax.tree_util.keystr(path) or '<root>'} is a scalar; every leaf "
+                "needs a leading axis indexing the n samples"
+            )
+        lengths[jax.tree_util.keystr(path) or "<root>"] = shape[0]
+    if len(set(lengths.values())) != 1:
+        raise ValueError(
+            "data leaves must share their leading axis (the sample count n); got lengths "
+            + ", ".join(f"{k}: {v}" for k, v in lengths.items())
+        )
+    n = next(iter(lengths.values()))
+    if n < 1:
+        raise ValueError("data must hold at least one sample; its leading axis has length 0")
+    return int(n)
+
+
+def check_data(data: Batch) -> int:
+    """Validate ``data`` (shared leading axis, numeric, finite) and return n."""
+    n = num_samples(data)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(data)[0]:
+        name = jax.tree_util.keystr(path) or "<root>"
+        arr = np.asarray(leaf) if not isinstance(leaf, jax.Array) else leaf
+        if not (jnp.issubdtype(arr.dtype, jnp.number) or jnp.issubdtype(arr.dtype, jnp.bool_)):
+            raise ValueError(f"data leaf {name} has dtype {arr.dtype}; it must be numeric")
+        if jnp.issubdtype(arr.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(arr))):
+            bad = int(jnp.sum(~jnp.isfinite(arr)))
+            raise ValueError(
+                f"data leaf {name} has {bad} non-finite values (NaN or inf); clean or drop "
+                "those samples first"
+            )
+    return n
+
+
+class Batcher(NamedTuple):
+    """Static description of the minibatch schedule."""
+
+    n: int
+    batch_size: int
+
+    @property
+    def num_batches(self) -> int:
+        """Minibatches per epoch, ``n // batch_size``."""
+        return self.n // self.batch_size
+
+    @property
+    def full_batch(self) -> bool:
+        """True when every step sees the whole dataset (no permutation is needed)."""
+        return self.batch_size == self.n
+
+
+def epoch_permutation(key: PRNGKey, epoch: jax.Array, n: int) -> jax.Array:
+    """The sample order of ``epoch`` for the chain whose batch key is ``key``."""
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
+def batch_at(data: Batch, batcher: Batcher, key: PRNGKey, perm: jax.Array, step: jax.Array):
+    """The minibatch of global step ``step`` and the (possibly refreshed) permutation.
+
+    ``perm`` is the permutation carried from the previous step; at the first step of an epoch
+    (``step % num_batches == 0``) it is replaced by that epoch's permutation. ``step`` must not be
+    batched over chains, so that the refresh stays a real branch under ``vmap``.
+    """
+    if batcher.full_batch:
+        return data, perm
+    epoch, pos = jnp.divmod(step, batcher.num_batches)
+    perm = jax.lax.cond(
+        pos == 0, lambda: epoch_permutation(key, epoch, batcher.n), lambda: perm
+    )
+    idx = jax.lax.dynamic_slice_in_dim(perm, pos * batcher.batch_size, batcher.batch_size)
+    return jax.tree.map(lambda x: jnp.take(x, idx, axis=0), data), perm

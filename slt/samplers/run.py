@@ -1,0 +1,185 @@
+r"""The chain driver: ``vmap`` over chains outside ``scan`` over steps, sharded over devices.
+
+Each chain c, from its own key:
+
+1. estimates :math:`\hat L^{(c)}(w^*)`, the mean of the minibatch losses at :math:`w^*` over one
+   epoch of *its own* batch order (the same estimator as the trace, on the same data the trace
+   visits first; Lau et al. 2025, §4, and the initial-loss bias measured on a peer library);
+2. runs ``num_burnin`` steps whose statistics go to the warm-up trace;
+3. runs ``num_draws`` blocks of ``steps_per_draw`` steps and keeps per-draw scalars only.
+
+A step is *diverging* when its loss or gradient norm is not finite, or when the tempered excess
+loss :math:`n\beta(L_B(w_t) - \hat L(w^*))` exceeds a threshold: by default
+:math:`100\,(d/2 + n\beta\,s^*)` with :math:`s^*` the chain's standard deviation of the minibatch
+losses at :math:`w^*` -- a hundred times the largest excess a sampled chain can show (the LLC is at
+most d/2, and minibatch noise moves the loss by about :math:`s^*`). The flag is sticky:
+once a chain diverges, every later draw of it is marked too.
+
+The whole run is one ``jit``-compiled call: no host synchronisation per step. When several
+devices are visible, chains are split over them with :func:`jax.shard_map` (each device runs its
+own chains; nothing is communicated), so the numbers do not depend on the device count.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+from slt._types import ArrayTree, Batch, PRNGKey
+from slt.base import SamplingAlgorithm
+from slt.data import Batcher, batch_at
+from slt.tree import tree_size, tree_sq_norm, tree_sub
+
+__all__ = ["Trace", "run_chains", "chain_devices"]
+
+
+class Trace(NamedTuple):
+    """Output of :func:`run_chains`; arrays are (chain, draw) or (chain,), on the host.
+
+    Attributes
+    ----------
+    init_loss
+        Per-chain :math:`\\hat L(w^*)`, shape (chain,).
+    init_loss_sd
+        Per-chain standard deviation of the minibatch losses at :math:`w^*`, shape (chain,).
+    sample_stats
+        Per-draw statistics (``loss``, ``lp``, ``step_size``, ``grad_norm``, ``distance``,
+        ``diverging`` and ``acceptance_rate`` when on), each (chain, draw).
+    warmup_stats
+        The same statistics over the burn-in steps, each (chain, burnin).
+    positions
+        Thinned parameter draws (leaves (chain, draw // params_every, ...)) or ``None``.
+    """
+
+    init_loss: np.ndarray
+    init_loss_sd: np.ndarray
+    sample_stats: dict[str, np.ndarray]
+    warmup_stats: dict[str, np.ndarray]
+    positions: ArrayTree | None
+
+
+def chain_devices(num_chains: int) -> list[jax.Device]:
+    """The devices the chains are split over: the most devices that divide ``num_chains``."""
+    devices = jax.devices()
+    k = max(i for i in range(1, len(devices) + 1) if num_chains % i == 0)
+    return devices[:k]
+
+
+def run_chains(
+    rng_key: PRNGKey,
+    algorithm: SamplingAlgorithm,
+    loss_fn,
+    center: ArrayTree,
+    data: Batch,
+    *,
+    nbeta: float,
+    num_chains: int,
+    num_draws: int,
+    num_burnin: int = 0,
+    steps_per_draw: int = 1,
+    batch_size: int,
+    divergence_threshold: float | None = None,
+    params_every: int = 0,
+    shard: bool = True,
+) -> Trace:
+    """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
+
+    Parameters
+    ----------
+    rng_key
+        Split into one key per chain; the same key gives the same trace, bit for bit on CPU.
+    algorithm
+        The sampler (``init``/``step``).
+    loss_fn
+        ``loss_fn(params, batch) -> scalar``, for the initial-loss estimate at ``center``.
+    center
+        :math:`w^*`: every chain starts here, and ``distance`` is measured from here.
+    data
+        Pytree of arrays with a shared leading axis n.
+    nbeta
+        :math:`n\\beta`, to express the divergence threshold in tempered units.
+    num_chains, num_draws, num_burnin, steps_per_draw
+        Chains; kept draws; discarded steps; steps per kept draw. With ``steps_per_draw = k > 1``
+        a draw's ``loss`` is the mean of its block's k minibatch losses and the other statistics
+        are those of the block's first step.
+    batch_size
+        Minibatch size b, ``1 <= b <= n``.
+    divergence_threshold
+        Bound on :math:`n\\beta(L_B(w) - \\hat L(w^*))` above which a step counts as diverging;
+        ``None`` for the default above.
+    params_every
+        Keep the position every ``params_every`` draws (0 keeps none, so memory does not grow
+        with the parameter count times the draws).
+    shard
+        Split chains over the visible devices.
+    """
+    n = jax.tree.leaves(data)[0].shape[0]
+    batcher = Batcher(n, batch_size)
+    dim = tree_size(center)
+    groups, per_group = (num_draws // params_every, params_every) if params_every else (1, num_draws)
+
+    def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
+        batch_key, init_key, run_key = jax.random.split(key, 3)
+        perm0 = jnp.arange(n)
+
+        def init_loss_step(perm, step):
+            batch, perm = batch_at(data, batcher, batch_key, perm, step)
+            return perm, loss_fn(center, batch)
+
+        _, losses0 = jax.lax.scan(init_loss_step, perm0, jnp.arange(batcher.num_batches))
+        init_loss, init_sd = jnp.mean(losses0), jnp.std(losses0)
+        if divergence_threshold is None:
+            threshold = 100.0 * (0.5 * dim + nbeta * init_sd)
+        else:
+            threshold = divergence_threshold
+
+        def step_fn(carry, step):
+            state, perm, diverged = carry
+            batch, perm = batch_at(data, batcher, batch_key, perm, step)
+            distance = jnp.sqrt(tree_sq_norm(tree_sub(state.position, center)))
+            state, info = algorithm.step(jax.random.fold_in(run_key, step), state, batch)
+            bad = ~(jnp.isfinite(info.loss) & jnp.isfinite(info.grad_norm))
+            bad = bad | (nbeta * (info.loss - init_loss) > threshold)
+            diverged = diverged | bad
+            stats = info._asdict() | {"distance": distance, "diverging": diverged}
+            stats = {k: v for k, v in stats.items() if v is not None}
+            return (state, perm, diverged), stats
+
+        def draw_fn(carry, first_step):
+            carry, block = jax.lax.scan(step_fn, carry, first_step + jnp.arange(steps_per_draw))
+            stats = jax.tree.map(lambda x: x[0], block)
+            stats["loss"] = jnp.mean(block["loss"])
+            stats["diverging"] = block["diverging"][-1]
+            return carry, stats
+
+        def group_fn(carry, first_step):
+            starts = first_step + steps_per_draw * jnp.arange(per_group)
+            carry, stats = jax.lax.scan(draw_fn, carry, starts)
+            return carry, (stats, carry[0].position if params_every else None)
+
+        carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
+        carry, warmup = jax.lax.scan(step_fn, carry, jnp.arange(num_burnin))
+        starts = num_burnin + steps_per_draw * per_group * jnp.arange(groups)
+        _, (stats, positions) = jax.lax.scan(group_fn, carry, starts)
+        stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
+        return init_loss, init_sd, stats, warmup, positions
+
+    keys = jax.random.split(rng_key, num_chains)
+    run = jax.vmap(one_chain, in_axes=(0, None, None))
+    devices = chain_devices(num_chains) if shard else jax.devices()[:1]
+    if len(devices) > 1:
+        mesh = Mesh(np.array(devices), ("chain",))
+        chain, rep = PartitionSpec("chain"), PartitionSpec()
+        run = jax.shard_map(run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain)
+    init_loss, init_sd, stats, warmup, positions = jax.device_get(
+        jax.jit(run)(keys, center, data)
+    )
+    return Trace(
+        np.asarray(init_loss),
+        np.asarray(init_sd),
+        {k: np.asarray(v) for k, v in stats.items()},
+        {k: np.asarray(v) for k, v in warmup.items()},
+        positions,
+    )

@@ -1,0 +1,61 @@
+"""Small pytree arithmetic used by the posterior pieces and the kernels.
+
+Every function maps leaf-wise with :func:`jax.tree.map` and reduces in float32 or wider, so a
+parameter pytree of any structure (dicts, Flax NNX state, Equinox modules after partition) is
+handled the same way.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from slt._types import ArrayTree, PRNGKey
+
+__all__ = [
+    "tree_add_scaled",
+    "tree_dot",
+    "tree_isfinite",
+    "tree_normal_like",
+    "tree_size",
+    "tree_sq_norm",
+    "tree_sub",
+]
+
+
+def tree_sub(a: ArrayTree, b: ArrayTree) -> ArrayTree:
+    """Leaf-wise ``a - b``."""
+    return jax.tree.map(jnp.subtract, a, b)
+
+
+def tree_add_scaled(a: ArrayTree, b: ArrayTree, scale: jax.Array | float) -> ArrayTree:
+    """Leaf-wise ``a + scale * b``."""
+    return jax.tree.map(lambda x, y: x + scale * y, a, b)
+
+
+def tree_dot(a: ArrayTree, b: ArrayTree) -> jax.Array:
+    """Sum over all leaves of ``sum(a * b)``."""
+    leaves = jax.tree.map(lambda x, y: jnp.vdot(x.ravel(), y.ravel()), a, b)
+    return sum(jax.tree.leaves(leaves), start=jnp.zeros(()))
+
+
+def tree_sq_norm(a: ArrayTree) -> jax.Array:
+    """Squared Euclidean norm of the flattened pytree, ``||a||^2``."""
+    return tree_dot(a, a)
+
+
+def tree_isfinite(a: ArrayTree) -> jax.Array:
+    """True when every entry of every leaf is finite."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(a)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def tree_size(a: ArrayTree) -> int:
+    """Number of scalar entries in the pytree (the dimension d of the parameter space)."""
+    return sum(int(x.size) for x in jax.tree.leaves(a))
+
+
+def tree_normal_like(key: PRNGKey, a: ArrayTree) -> ArrayTree:
+    """Standard normal noise with the structure, shapes and dtypes of ``a`` (one key per leaf)."""
+    leaves, treedef = jax.tree.flatten(a)
+    keys = jax.random.split(key, len(leaves))
+    noise = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
+    return jax.tree.unflatten(treedef, noise)

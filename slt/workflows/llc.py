@@ -1,0 +1,293 @@
+r"""``slt.llc``: the local learning coefficient of a model at a point, with its error bar.
+
+Lau, Furman, Wang, Murfet & Wei (2025), *The local learning coefficient: a
+singularity-aware complexity measure*, AISTATS, arXiv:2308.12108:
+
+.. math::
+
+    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*, \beta, \gamma}[L_n(w)] - L_n(w^*)\bigr),
+    \qquad p(w \mid w^*, \beta, \gamma) \propto
+    e^{-n\beta L_n(w) - \frac{\gamma}{2}\lVert w - w^*\rVert^2}.
+"""
+
+import importlib.metadata
+import warnings
+from typing import Any, Literal
+
+import jax
+import numpy as np
+
+from slt._types import ArrayTree, Batch
+from slt.base import SamplingAlgorithm
+from slt.data import check_data
+from slt.diagnostics.convert import to_datatree
+from slt.estimators.llc import estimate_llc
+from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
+from slt.result import LLCResult
+from slt.samplers.rmsprop_sgld import rmsprop_sgld
+from slt.samplers.run import chain_devices, run_chains
+from slt.samplers.sgld import sgld
+from slt.samplers.sgnht import sgnht
+from slt.tree import tree_size
+from slt.workflows.checks import (
+    check_int,
+    check_loss_fn,
+    check_params,
+    check_positive,
+    resolve_nbeta,
+)
+
+__all__ = ["SAMPLERS", "DivergenceError", "DivergenceWarning", "build_sampler", "llc"]
+
+SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
+_OPTIONS = {"sgld": set(), "rmsprop_sgld": {"beta2", "eps"}, "sgnht": {"diffusion"}}
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Some chains diverged and were left out of the estimate."""
+
+
+class DivergenceError(RuntimeError):
+    """Every chain diverged: there is no estimate."""
+
+
+def build_sampler(
+    name: str,
+    posterior: Posterior,
+    step_size: float,
+    *,
+    mala: bool = False,
+    options: dict[str, Any] | None = None,
+) -> SamplingAlgorithm:
+    """The named SG-MCMC sampler on ``posterior``; ``options`` are its extra settings."""
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {name!r}")
+    options = dict(options or {})
+    unknown = set(options) - _OPTIONS[name]
+    if unknown:
+        valid = ", ".join(sorted(_OPTIONS[name])) or "none"
+        raise ValueError(
+            f"sampler_options {sorted(unknown)} do not apply to {name!r} (valid: {valid})"
+        )
+    if name == "sgld":
+        return sgld(posterior, step_size, mala=mala)
+    if name == "rmsprop_sgld":
+        return rmsprop_sgld(posterior, step_size, mala=mala, **options)
+    if mala:
+        raise ValueError(
+            "mala_diagnostic applies to the Langevin samplers ('sgld', 'rmsprop_sgld'); "
+            "'sgnht' has momentum and no MALA proposal"
+        )
+    return sgnht(posterior, step_size, **options)
+
+
+def llc(
+    loss_fn: LossFn,
+    params: ArrayTree,
+    data: Batch,
+    *,
+    nbeta: float | None = None,
+    beta: float | None = None,
+    gamma: float = 1.0,
+    step_size: float = 1e-4,
+    num_chains: int = 8,
+    num_draws: int = 2000,
+    num_burnin: int = 500,
+    steps_per_draw: int = 1,
+    batch_size: int = 256,
+    sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
+    sampler_options: dict[str, Any] | None = None,
+    prior_scale: float | None = None,
+    mala_diagnostic: bool = False,
+    params_every: int = 0,
+    divergence_threshold: float | None = None,
+    seed: int = 0,
+    shard: bool = True,
+) -> LLCResult:
+    r"""Estimate the local learning coefficient :math:`\lambda(w^*)` at ``params``.
+
+    Samples the localized tempered posterior around :math:`w^*` with an SG-MCMC sampler and
+    returns :math:`n\beta(\overline{L} - \hat L(w^*))` averaged over chains (Lau et al. 2025,
+    arXiv:2308.12108, eq. 9), its Monte Carlo standard error from the ESS of the loss trace,
+    and the whole run as an ArviZ-readable DataTree.
+
+    Parameters
+    ----------
+    loss_fn
+        ``loss_fn(params, batch) -> scalar``: the **mean negative log-likelihood** over the batch.
+        A loss that is c times the NLL (e.g. MSE for unit-variance Gaussian noise times 2) is the
+        same as scaling β by c; the RLCT refers to the likelihood, so pass the NLL.
+    params
+        :math:`w^*`, any pytree of floating-point arrays (dicts of arrays, Flax NNX state from
+        ``nnx.split``, the array part of an Equinox module from ``eqx.partition``).
+    data
+        A pytree of arrays whose leading axis indexes the n samples.
+    nbeta, beta
+        The inverse temperature, as :math:`n\beta` or as :math:`\beta` (not both). The default
+        is :math:`\beta = 1/\log n`, i.e. ``nbeta = n / log(n)`` with **n the dataset size**.
+        Beware when comparing with other tools: one widely used peer library defaults ``nbeta``
+        to the *batch* size instead, which gives a different temperature and a different number.
+    gamma
+        Localization strength :math:`\gamma \ge 0` (0 switches it off).
+    step_size
+        Step size :math:`\epsilon` (SGLD, base step of RMSProp-SGLD) or :math:`h` (SGNHT).
+    num_chains, num_draws, num_burnin, steps_per_draw
+        Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
+    batch_size
+        Minibatch size b, ``1 <= b <= n``. Minibatches are drawn without replacement within each
+        epoch from each chain's own key.
+    sampler
+        ``"sgld"``, ``"rmsprop_sgld"`` (Hitchcock & Hoogland 2025) or ``"sgnht"`` (Ding et al. 2014).
+    sampler_options
+        Extra settings: ``beta2``, ``eps`` for RMSProp-SGLD; ``diffusion`` for SGNHT.
+    prior_scale
+        Standard deviation of an optional Gaussian prior centred at 0 (none by default).
+    mala_diagnostic
+        Record the MALA acceptance probability of every step as ``acceptance_rate``
+        (Furman & Lau, arXiv:2402.03698; about 0.9 is the usual target). Costs one more gradient
+        evaluation per step.
+    params_every
+        Keep the parameters every ``params_every`` draws in a ``posterior`` group (0: none, so
+        memory does not grow with parameters times draws).
+    divergence_threshold
+        Tempered excess loss above which a step counts as diverging (default: see
+        :func:`slt.samplers.run.run_chains`).
+    seed
+        Random seed; the same seed gives the same result (bit for bit on CPU).
+    shard
+        Split chains over the visible devices (the most that divide ``num_chains``).
+
+    Returns
+    -------
+    LLCResult
+        ``llc``, ``mcse``, ``llc_per_chain``, ``init_loss``, ``rhat``, ``ess``, ``datatree``.
+
+    Raises
+    ------
+    ValueError
+        On invalid arguments, before anything is compiled.
+    DivergenceError
+        When every chain diverges. When only some do, a :class:`DivergenceWarning` says how many
+        and they are left out of the estimate.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np, slt
+    >>> x = np.random.default_rng(0).normal(size=(1000, 3))
+    >>> y = x @ np.array([1.0, -2.0, 0.5]) + np.random.default_rng(1).normal(size=1000)
+    >>> loss = lambda w, b: 0.5 * jnp.mean((b["y"] - b["x"] @ w) ** 2)
+    >>> w_star = jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0])
+    >>> res = slt.llc(loss, w_star, {"x": x, "y": y}, step_size=1e-3, batch_size=100,
+    ...               num_chains=4, num_draws=500, num_burnin=100)
+    >>> round(res.llc)  # a regular model: d/2 = 1.5
+    2
+    """
+    n = check_data(data)
+    nbeta_value = resolve_nbeta(n, nbeta, beta)
+    gamma = check_positive("gamma", gamma, allow_zero=True)
+    step_size = check_positive("step_size", step_size)
+    num_chains = check_int("num_chains", num_chains, low=1)
+    num_draws = check_int("num_draws", num_draws, low=1)
+    num_burnin = check_int("num_burnin", num_burnin, low=0)
+    steps_per_draw = check_int("steps_per_draw", steps_per_draw, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1, high=n)
+    params_every = check_int("params_every", params_every, low=0, high=num_draws)
+    if params_every and num_draws % params_every:
+        raise ValueError(
+            f"params_every must divide num_draws ({num_draws}); got {params_every}"
+        )
+    seed = check_int("seed", seed, low=0)
+    if prior_scale is not None:
+        check_positive("prior_scale", prior_scale)
+    if divergence_threshold is not None:
+        check_positive("divergence_threshold", divergence_threshold)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {sampler!r}")
+    check_params(params)
+    check_loss_fn(loss_fn, params, data, batch_size)
+
+    prior = gaussian_prior(scale=prior_scale) if prior_scale is not None else None
+    posterior = localized_posterior(loss_fn, params, nbeta=nbeta_value, gamma=gamma, prior=prior)
+    algorithm = build_sampler(
+        sampler, posterior, step_size, mala=mala_diagnostic, options=sampler_options
+    )
+    trace = run_chains(
+        jax.random.key(seed),
+        algorithm,
+        loss_fn,
+        params,
+        data,
+        nbeta=nbeta_value,
+        num_chains=num_chains,
+        num_draws=num_draws,
+        num_burnin=num_burnin,
+        steps_per_draw=steps_per_draw,
+        batch_size=batch_size,
+        divergence_threshold=divergence_threshold,
+        params_every=params_every,
+        shard=shard,
+    )
+
+    diverged = trace.sample_stats["diverging"].any(axis=1)
+    num_diverging = int(diverged.sum())
+    advice = f"try a smaller step_size (now {step_size:g}) or a larger batch_size (now {batch_size})"
+    if num_diverging == num_chains:
+        raise DivergenceError(
+            f"all {num_chains} chains diverged (non-finite or exploding loss); {advice}"
+        )
+    if num_diverging:
+        warnings.warn(
+            f"{num_diverging} of {num_chains} chains diverged (non-finite or exploding loss) and "
+            f"were left out of the estimate; {advice}",
+            DivergenceWarning,
+            stacklevel=2,
+        )
+    est = estimate_llc(
+        trace.sample_stats["loss"], trace.init_loss, nbeta_value, chains_used=~diverged
+    )
+    attrs = {
+        "inference_library": "slt",
+        "slt_version": importlib.metadata.version("slt"),
+        "jax_version": jax.__version__,
+        "estimator": "llc",
+        "sampler": sampler,
+        "n": n,
+        "num_params": tree_size(params),
+        "nbeta": nbeta_value,
+        "beta": nbeta_value / n,
+        "gamma": gamma,
+        "step_size": step_size,
+        "num_chains": num_chains,
+        "num_draws": num_draws,
+        "num_burnin": num_burnin,
+        "steps_per_draw": steps_per_draw,
+        "batch_size": batch_size,
+        "prior_scale": prior_scale,
+        "mala_diagnostic": mala_diagnostic,
+        "params_every": params_every,
+        "divergence_threshold": divergence_threshold,
+        "seed": seed,
+        "num_devices": len(chain_devices(num_chains)) if shard else 1,
+        "init_loss": trace.init_loss,
+        "init_loss_sd": trace.init_loss_sd,
+        "llc": est.llc,
+        "llc_mcse": est.mcse,
+        "llc_per_chain": est.llc_per_chain,
+        "rhat": est.rhat,
+        "ess_bulk": est.ess_bulk,
+        "ess_tail": est.ess_tail,
+        "num_diverging": num_diverging,
+    }
+    for key, value in (sampler_options or {}).items():
+        attrs[f"sampler_{key}"] = value
+    return LLCResult(
+        llc=est.llc,
+        mcse=est.mcse,
+        llc_per_chain=est.llc_per_chain,
+        init_loss=np.asarray(trace.init_loss),
+        rhat=est.rhat,
+        ess_bulk=est.ess_bulk,
+        ess_tail=est.ess_tail,
+        num_diverging=num_diverging,
+        datatree=to_datatree(trace, attrs),
+    )
