@@ -82,15 +82,19 @@ def estimate_llc(
         raise ValueError("no chain is kept: chains_used is all False")
     per_chain = np.where(used, nbeta * (trace.mean(axis=1) - init), np.nan)
     kept = trace[used]
-    mcse = nbeta * float(array_stats.mcse(kept, chain_axis=0, draw_axis=1, method="mean"))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant trace has no R-hat: NaN
+        mcse = nbeta * float(array_stats.mcse(kept, chain_axis=0, draw_axis=1, method="mean"))
+        rhat = float(array_stats.rhat(kept, chain_axis=0, draw_axis=1))
+        ess_bulk = float(array_stats.ess(kept, chain_axis=0, draw_axis=1, method="bulk"))
+        ess_tail = float(
+            array_stats.ess(kept, chain_axis=0, draw_axis=1, method="tail", prob=0.05)
+        )
     return LLCEstimate(
         llc=float(np.mean(per_chain[used])),
         mcse=mcse,
         llc_per_chain=per_chain,
-        rhat=float(array_stats.rhat(kept, chain_axis=0, draw_axis=1)),
-        ess_bulk=float(array_stats.ess(kept, chain_axis=0, draw_axis=1, method="bulk")),
-        ess_tail=float(array_stats.ess(
-            kept, chain_axis=0, draw_axis=1, method="tail", prob=0.05
-        )),
+        rhat=rhat,
+        ess_bulk=ess_bulk,
+        ess_tail=ess_tail,
         chains_used=used,
     )

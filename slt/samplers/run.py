@@ -176,10 +176,10 @@ def run_chains(
     init_loss, init_sd, stats, warmup, positions = jax.device_get(
         jax.jit(run)(keys, center, data)
     )
-    return Trace(
-        np.asarray(init_loss),
-        np.asarray(init_sd),
-        {k: np.asarray(v) for k, v in stats.items()},
-        {k: np.asarray(v) for k, v in warmup.items()},
+    return Trace(  # writable host copies
+        np.array(init_loss),
+        np.array(init_sd),
+        {k: np.array(v) for k, v in stats.items()},
+        {k: np.array(v) for k, v in warmup.items()},
         positions,
     )

@@ -1,0 +1,156 @@
+"""Run a validation suite: estimate every case, compare to the exact value, tabulate."""
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from statistics import median
+from typing import Any, NamedTuple
+
+from slt.validation.suites import RUN_LENGTH, SAMPLER_SETTINGS, Case, get_suite
+from slt.workflows.llc import llc
+
+__all__ = [
+    "Row",
+    "format_table",
+    "run_case",
+    "run_suite",
+    "summary",
+    "to_markdown",
+    "write_atomic",
+    "write_json",
+]
+
+
+class Row(NamedTuple):
+    """One line of the validation table (also the JSON record)."""
+
+    case: str
+    sampler: str
+    exact: float
+    estimate: float
+    mcse: float
+    rel_error: float
+    rhat: float
+    ess: float
+    seconds: float
+    passed: bool
+    tolerance: float
+
+
+def run_case(case: Case, sampler: str, run_length: dict[str, Any], seed: int = 0) -> Row:
+    """Estimate ``case`` with ``sampler`` and the suite's settings; compare to the exact λ."""
+    problem = case.make()
+    assert problem.exact is not None, f"{case.name} has no exact value"
+    start = time.perf_counter()
+    res = llc(
+        problem.loss_fn,
+        problem.params,
+        problem.data,
+        sampler=sampler,  # type: ignore[arg-type]
+        seed=seed,
+        **SAMPLER_SETTINGS[sampler],
+        **run_length,
+    )
+    seconds = time.perf_counter() - start
+    exact = problem.exact.rlct
+    rel = (res.llc - exact) / exact
+    return Row(
+        case=case.name,
+        sampler=sampler,
+        exact=exact,
+        estimate=res.llc,
+        mcse=res.mcse,
+        rel_error=rel,
+        rhat=res.rhat,
+        ess=res.ess_bulk,
+        seconds=seconds,
+        passed=bool(abs(rel) <= case.rel_tol and res.num_diverging == 0),
+        tolerance=case.rel_tol,
+    )
+
+
+def run_suite(
+    name: str, samplers: Iterable[str] = ("sgld", "rmsprop_sgld"), *, echo: bool = False
+) -> list[Row]:
+    """Every case of suite ``name`` with every sampler; rows in the order run."""
+    rows = []
+    for sampler in samplers:
+        for case in get_suite(name):
+            rows.append(run_case(case, sampler, RUN_LENGTH[name]))
+            if echo:
+                print(format_table(rows[-1:], header=len(rows) == 1), flush=True)
+    return rows
+
+
+_COLUMNS = [  # (field, width, format)
+    ("case", -25, "{}"),
+    ("sampler", -13, "{}"),
+    ("exact", 8, "{:.2f}"),
+    ("estimate", 9, "{:.2f}"),
+    ("mcse", 6, "{:.2f}"),
+    ("rel_error", 9, "{:+.1%}"),
+    ("rhat", 6, "{:.3f}"),
+    ("ess", 7, "{:.0f}"),
+    ("seconds", 8, "{:.1f}"),
+    ("passed", 6, "{}"),
+]
+
+
+def _cell(text: str, width: int) -> str:
+    return text.ljust(-width) if width < 0 else text.rjust(width)
+
+
+def format_table(rows: list[Row], *, header: bool = True) -> str:
+    """A fixed-width text table of ``rows``."""
+    lines = []
+    if header:
+        lines.append(" ".join(_cell(name, width) for name, width, _ in _COLUMNS))
+    for row in rows:
+        cells = (_cell(fmt.format(getattr(row, n)), w) for n, w, fmt in _COLUMNS)
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+def summary(rows: list[Row]) -> str:
+    """Per sampler: cases passed, median and worst absolute relative error."""
+    out = []
+    for sampler in dict.fromkeys(r.sampler for r in rows):
+        errs = [abs(r.rel_error) for r in rows if r.sampler == sampler]
+        passed = sum(r.passed for r in rows if r.sampler == sampler)
+        out.append(
+            f"{sampler}: {passed}/{len(errs)} passed; median |rel error| {median(errs):.1%}, "
+            f"worst {max(errs):.1%}"
+        )
+    return "\n".join(out)
+
+
+def to_markdown(rows: list[Row], title: str) -> str:
+    """The table and summary as a Markdown report."""
+    head = "| " + " | ".join(n for n, _, _ in _COLUMNS) + " |"
+    sep = "|" + "---|" * len(_COLUMNS)
+    body = [
+        "| " + " | ".join(fmt.format(getattr(r, n)) for n, _, fmt in _COLUMNS) + " |"
+        for r in rows
+    ]
+    return "\n".join([f"# {title}", "", head, sep, *body, "", summary(rows), ""])
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (temporary file, then rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_json(rows: list[Row], path: str) -> None:
+    """Rows as a JSON list of objects (keys: case, exact, estimate, mcse, rel_error, rhat, ess,
+    seconds, passed, plus sampler and tolerance)."""
+    write_atomic(path, json.dumps([r._asdict() for r in rows], indent=2) + "\n")

@@ -1,0 +1,175 @@
+"""slt.llc end to end: interface, reproducibility, divergence handling, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import slt
+from slt.workflows import llc as llc_module
+
+SMALL = dict(num_chains=2, num_draws=50, num_burnin=10, batch_size=50, step_size=1e-3)
+
+
+def regression(n=500, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = (x @ np.arange(1.0, d + 1) + rng.normal(size=n)).astype(np.float32)
+    w = jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0], dtype=jnp.float32)
+    return loss, {"w": w}, {"x": x, "y": y}
+
+
+def loss(params, batch):
+    return 0.5 * jnp.mean((batch["y"] - batch["x"] @ params["w"]) ** 2)
+
+
+def test_result_fields_and_datatree():
+    res = slt.llc(*regression(), mala_diagnostic=True, **SMALL)
+    assert res.llc_per_chain.shape == (2,) and res.init_loss.shape == (2,)
+    assert np.isfinite(res.llc) and res.mcse > 0 and np.isfinite(res.rhat) and res.ess > 0
+    stats = res.datatree["sample_stats"]
+    for name in ["loss", "lp", "step_size", "distance", "grad_norm", "diverging", "acceptance_rate"]:
+        assert stats[name].dims == ("chain", "draw"), name
+        assert stats[name].shape == (2, 50), name
+    assert res.datatree["warmup_sample_stats"]["loss"].shape == (2, 10)
+    attrs = res.datatree.attrs
+    for name in ["n", "nbeta", "gamma", "seed", "step_size", "batch_size", "sampler", "init_loss"]:
+        assert name in attrs, name
+    assert attrs["n"] == 500 and attrs["nbeta"] == pytest.approx(500 / np.log(500))
+    assert attrs["slt_version"] == slt.__version__ and attrs["jax_version"] == jax.__version__
+    np.testing.assert_allclose(attrs["init_loss"], res.init_loss)
+    # distance starts at 0: the first draw is at w* itself.
+    assert np.all(stats["distance"].values[:, 0] >= 0)
+    assert np.all((stats["acceptance_rate"].values >= 0) & (stats["acceptance_rate"].values <= 1))
+
+
+def test_llc_matches_estimator_on_the_stored_trace():
+    res = slt.llc(*regression(), **SMALL)
+    dt = res.datatree
+    loss_trace = dt["sample_stats"]["loss"].values
+    expected = dt.attrs["nbeta"] * (loss_trace.mean(axis=1) - res.init_loss)
+    np.testing.assert_allclose(res.llc_per_chain, expected, rtol=1e-6)
+
+
+def test_init_loss_is_the_epoch_mean_at_w_star():
+    # n divisible by the batch size: one epoch of minibatch losses at w* averages to L_n(w*).
+    fn, params, data = regression(n=500)
+    res = slt.llc(fn, params, data, **SMALL)
+    np.testing.assert_allclose(res.init_loss, float(fn(params, data)), rtol=1e-5)
+
+
+def test_same_seed_same_result_bit_for_bit():
+    a = slt.llc(*regression(), seed=3, **SMALL)
+    b = slt.llc(*regression(), seed=3, **SMALL)
+    c = slt.llc(*regression(), seed=4, **SMALL)
+    np.testing.assert_array_equal(
+        a.datatree["sample_stats"]["loss"].values, b.datatree["sample_stats"]["loss"].values
+    )
+    assert a.llc == b.llc
+    assert a.llc != c.llc
+
+
+@pytest.mark.parametrize("sampler", ["sgld", "rmsprop_sgld", "sgnht"])
+def test_every_sampler_runs(sampler):
+    step = {"sgld": 1e-3, "rmsprop_sgld": 1e-5, "sgnht": 1e-2}[sampler]
+    res = slt.llc(*regression(), sampler=sampler, **(SMALL | {"step_size": step}))
+    assert np.isfinite(res.llc) and res.datatree.attrs["sampler"] == sampler
+
+
+def test_steps_per_draw_and_params_every():
+    res = slt.llc(*regression(), steps_per_draw=3, params_every=10, **SMALL)
+    assert res.datatree["sample_stats"]["loss"].shape == (2, 50)
+    post = res.datatree["posterior"]["w"]
+    assert post.shape == (2, 5, 3)
+
+
+def test_a_diverging_chain_is_excluded_with_a_warning(monkeypatch):
+    fn, params, data = regression()
+    # Make chain 1 blow up: a loss that becomes NaN once w moves far enough for one chain's noise.
+    real_run = llc_module.run_chains
+
+    def run_with_one_bad_chain(*args, **kwargs):
+        trace = real_run(*args, **kwargs)
+        trace.sample_stats["diverging"][1, 20:] = True
+        trace.sample_stats["loss"][1, 20:] = np.nan
+        return trace
+
+    monkeypatch.setattr(llc_module, "run_chains", run_with_one_bad_chain)
+    with pytest.warns(slt.DivergenceWarning, match="1 of 2 chains diverged.*smaller step_size"):
+        res = slt.llc(fn, params, data, **SMALL)
+    assert res.num_diverging == 1 and np.isfinite(res.llc) and np.isnan(res.llc_per_chain[1])
+    assert res.llc == pytest.approx(res.llc_per_chain[0])
+    assert res.datatree["sample_stats"]["diverging"].values[1].any()
+
+
+def test_a_huge_step_diverges_for_real_and_raises():
+    with pytest.raises(slt.DivergenceError, match="all 2 chains diverged.*smaller step_size"):
+        slt.llc(*regression(), **(SMALL | {"step_size": 10.0}))
+
+
+def test_exploding_but_finite_loss_is_a_divergence():
+    # A threshold below any excess the chain shows flags every chain as exploding.
+    with pytest.raises(slt.DivergenceError):
+        slt.llc(*regression(), divergence_threshold=1e-9, **SMALL)
+
+
+def test_nan_in_the_loss_marks_diverging():
+    fn, params, data = regression()
+
+    def nan_after_moving(p, batch):
+        value = fn(p, batch)
+        return jnp.where(jnp.abs(p["w"][0] - params["w"][0]) > 1e-3, jnp.nan, value)
+
+    with pytest.raises(slt.DivergenceError):
+        slt.llc(nan_after_moving, params, data, **SMALL)
+
+
+BAD = [
+    (dict(nbeta=0.0), "nbeta"),
+    (dict(nbeta=-1.0), "nbeta"),
+    (dict(beta=0.0), "beta"),
+    (dict(nbeta=10.0, beta=0.1), "nbeta or beta"),
+    (dict(gamma=-1.0), "gamma"),
+    (dict(step_size=0.0), "step_size"),
+    (dict(step_size=float("nan")), "step_size"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=501), "batch_size"),
+    (dict(num_draws=0), "num_draws"),
+    (dict(num_chains=0), "num_chains"),
+    (dict(num_burnin=-1), "num_burnin"),
+    (dict(sampler="hmc"), "sampler"),
+    (dict(params_every=7), "params_every"),
+    (dict(sampler_options={"beta2": 0.9}), "sampler_options"),
+    (dict(sampler="sgnht", mala_diagnostic=True), "mala_diagnostic"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "name"), BAD)
+def test_bad_arguments_name_themselves(kwargs, name, monkeypatch):
+    def never(*a, **k):
+        raise AssertionError("sampling started before the arguments were checked")
+
+    monkeypatch.setattr(llc_module, "run_chains", never)
+    with pytest.raises(ValueError, match=name):
+        slt.llc(*regression(), **(SMALL | kwargs))
+
+
+def test_shape_mismatch_is_caught_before_compilation(monkeypatch):
+    fn, params, data = regression()
+    monkeypatch.setattr(llc_module, "run_chains", lambda *a, **k: pytest.fail("ran"))
+    with pytest.raises(ValueError, match="params"):
+        slt.llc(fn, {"w": jnp.zeros(4)}, data, **SMALL)
+    with pytest.raises(ValueError, match="scalar"):
+        slt.llc(lambda p, b: b["x"] @ p["w"], params, data, **SMALL)
+    with pytest.raises(ValueError, match="params leaf"):
+        slt.llc(fn, {"w": jnp.array([1.0, jnp.nan, 0.0])}, data, **SMALL)
+
+
+def test_bad_data():
+    fn, params, data = regression()
+    with pytest.raises(ValueError, match="leading axis"):
+        slt.llc(fn, params, {"x": data["x"], "y": data["y"][:-1]}, **SMALL)
+    bad = data["x"].copy()
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        slt.llc(fn, params, {"x": bad, "y": data["y"]}, **SMALL)
