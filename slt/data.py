@@ -99,8 +99,6 @@ def batch_at(data: Batch, batcher: Batcher, key: PRNGKey, perm: jax.Array, step:
     if batcher.full_batch:
         return data, perm
     epoch, pos = jnp.divmod(step, batcher.num_batches)
-    perm = jax.lax.cond(
-        pos == 0, lambda: epoch_permutation(key, epoch, batcher.n), lambda: perm
-    )
+    perm = jax.lax.cond(pos == 0, lambda: epoch_permutation(key, epoch, batcher.n), lambda: perm)
     idx = jax.lax.dynamic_slice_in_dim(perm, pos * batcher.batch_size, batcher.batch_size)
     return jax.tree.map(lambda x: jnp.take(x, idx, axis=0), data), perm

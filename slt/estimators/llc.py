@@ -2,7 +2,7 @@ r"""The local learning coefficient estimator, on arrays (Lau et al. 2025, arXiv:
 
 .. math::
 
-    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*, \beta, \gamma}[L_n(w)] - L_n(w^*)\bigr).
+    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*,\beta,\gamma}[L_n(w)] - L_n(w^*)\bigr).
 
 Per chain c, :math:`\hat\lambda_c = n\beta(\bar L_c - \hat L_c(w^*))` with :math:`\bar L_c` the mean
 of the chain's minibatch losses after burn-in and :math:`\hat L_c(w^*)` its own initial-loss
@@ -86,9 +86,7 @@ def estimate_llc(
         mcse = nbeta * float(array_stats.mcse(kept, chain_axis=0, draw_axis=1, method="mean"))
         rhat = float(array_stats.rhat(kept, chain_axis=0, draw_axis=1))
         ess_bulk = float(array_stats.ess(kept, chain_axis=0, draw_axis=1, method="bulk"))
-        ess_tail = float(
-            array_stats.ess(kept, chain_axis=0, draw_axis=1, method="tail", prob=0.05)
-        )
+        ess_tail = float(array_stats.ess(kept, chain_axis=0, draw_axis=1, method="tail", prob=0.05))
     return LLCEstimate(
         llc=float(np.mean(per_chain[used])),
         mcse=mcse,

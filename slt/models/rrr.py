@@ -1,7 +1,8 @@
 r"""Reduced-rank regression: the model whose RLCT Aoyagi & Watanabe (2005) computed exactly.
 
 :math:`y = BAx + \varepsilon` with :math:`A \in \mathbb{R}^{H\times M}`,
-:math:`B \in \mathbb{R}^{N\times H}`, :math:`x \sim N(0, I_M)` and :math:`\varepsilon \sim N(0, I_N)`.
+:math:`B \in \mathbb{R}^{N\times H}`, :math:`x \sim N(0, I_M)` and
+:math:`\varepsilon \sim N(0, I_N)`.
 The loss is the Gaussian negative log-likelihood per sample,
 
 .. math::
@@ -31,8 +32,14 @@ def loss(params: dict, batch: dict) -> jnp.ndarray:
     return 0.5 * jnp.mean(jnp.sum(resid**2, axis=-1)) + 0.5 * n_out * jnp.log(2 * jnp.pi)
 
 
-def _balanced(matrix: np.ndarray, H: int) -> dict[str, np.ndarray]:
-    """Factor an N×M matrix of rank ≤ H as B A with B = U S^½, A = S^½ Vᵀ (top H terms)."""
+def _balanced(matrix: np.ndarray, H: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Factor an N×M matrix of rank ≤ H as B A, balanced and in general position.
+
+    B = U S^½ T and A = Tᵀ S^½ Vᵀ from the top-H SVD terms, with T a random H×H orthogonal
+    matrix. T is an exact symmetry of the model (same product, same ‖A‖ and ‖B‖); without it the
+    unused factor directions would be exact zero rows and columns, coordinates whose gradient is
+    identically zero, which no trained network has and which give RMSProp-SGLD an unbounded step.
+    """
     u, s, vt = np.linalg.svd(matrix, full_matrices=False)
     k = min(H, len(s))
     root = np.sqrt(s[:k])
@@ -40,7 +47,8 @@ def _balanced(matrix: np.ndarray, H: int) -> dict[str, np.ndarray]:
     A = np.zeros((H, matrix.shape[1]))
     B[:, :k] = u[:, :k] * root
     A[:k] = root[:, None] * vt[:k]
-    return {"A": A, "B": B}
+    T = np.linalg.qr(rng.normal(size=(H, H)))[0]
+    return {"A": T.T @ A, "B": B @ T}
 
 
 def teacher(M: int, N: int, H: int, r: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -48,10 +56,12 @@ def teacher(M: int, N: int, H: int, r: int, rng: np.random.Generator) -> dict[st
     u = np.linalg.qr(rng.normal(size=(N, N)))[0][:, :r]
     v = np.linalg.qr(rng.normal(size=(M, M)))[0][:, :r]
     s = rng.uniform(1.0, 2.0, size=r)
-    return _balanced((u * s) @ v.T, H)
+    return _balanced((u * s) @ v.T, H, rng)
 
 
-def trained(x: np.ndarray, y: np.ndarray, H: int) -> dict[str, np.ndarray]:
+def trained(
+    x: np.ndarray, y: np.ndarray, H: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """The exact minimiser of :math:`L_n` over rank-≤H products (reduced-rank least squares).
 
     With :math:`\\hat C = Y^\\top X (X^\\top X)^{-1}` and :math:`V_H` the top-H right singular
@@ -61,7 +71,7 @@ def trained(x: np.ndarray, y: np.ndarray, H: int) -> dict[str, np.ndarray]:
     c_ols = np.linalg.lstsq(x, y, rcond=None)[0].T
     _, _, vt = np.linalg.svd(x @ c_ols.T, full_matrices=False)
     proj = vt[:H].T @ vt[:H]
-    return _balanced(proj @ c_ols, H)
+    return _balanced(proj @ c_ols, H, rng)
 
 
 def make(
@@ -100,7 +110,7 @@ def make(
     truth = teacher(M, N, H, r, rng)
     x = rng.normal(size=(n, M))
     y = x @ (truth["B"] @ truth["A"]).T + rng.normal(size=(n, N))
-    params = truth if w_star == "teacher" else trained(x, y, H)
+    params = truth if w_star == "teacher" else trained(x, y, H, rng)
     cast = lambda a: jnp.asarray(a, dtype=dtype)
     return Problem(
         name=f"rrr(M={M},N={N},H={H},r={r})",

@@ -34,7 +34,7 @@ class RMSPropSGLDState(NamedTuple):
 
     position: ArrayTree
     square_avg: ArrayTree
-    count: jax.Array
+    step_count: jax.Array
 
 
 def init(position: ArrayTree, rng_key: PRNGKey | None = None) -> RMSPropSGLDState:
@@ -60,13 +60,19 @@ def build_kernel(
     ) -> tuple[RMSPropSGLDState, StepInfo]:
         w = state.position
         ev = evaluate(posterior, w, batch)
-        count = state.count + 1
-        v = jax.tree.map(lambda s, g: beta2 * s + (1 - beta2) * g * g, state.square_avg, ev.loss_grad)
+        count = state.step_count + 1
+        v = jax.tree.map(
+            lambda s, g: beta2 * s + (1 - beta2) * g * g, state.square_avg, ev.loss_grad
+        )
         correction = 1.0 - beta2 ** count.astype(ev.loss.dtype)
         steps = jax.tree.map(lambda s: step_size / (jnp.sqrt(s / correction) + eps), v)
         noise = tree_normal_like(rng_key, w)
         new = jax.tree.map(
-            lambda x, e, g, z: x + (0.5 * e) * g + jnp.sqrt(e) * z, w, steps, ev.logdensity_grad, noise
+            lambda x, e, g, z: x + (0.5 * e) * g + jnp.sqrt(e) * z,
+            w,
+            steps,
+            ev.logdensity_grad,
+            noise,
         )
         acc = acceptance_probability(posterior, batch, w, ev, new, steps) if mala else None
         total = sum(jax.tree.leaves(jax.tree.map(jnp.sum, steps)), start=jnp.zeros(()))
@@ -104,4 +110,6 @@ def rmsprop_sgld(
     mala
         Also report the MALA acceptance probability of each (preconditioned) step.
     """
-    return SamplingAlgorithm(init, build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala))
+    return SamplingAlgorithm(
+        init, build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala)
+    )

@@ -118,7 +118,9 @@ def run_chains(
     n = jax.tree.leaves(data)[0].shape[0]
     batcher = Batcher(n, batch_size)
     dim = tree_size(center)
-    groups, per_group = (num_draws // params_every, params_every) if params_every else (1, num_draws)
+    groups, per_group = (
+        (num_draws // params_every, params_every) if params_every else (1, num_draws)
+    )
 
     def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
         batch_key, init_key, run_key = jax.random.split(key, 3)
@@ -133,7 +135,7 @@ def run_chains(
         if divergence_threshold is None:
             threshold = 100.0 * (0.5 * dim + nbeta * init_sd)
         else:
-            threshold = divergence_threshold
+            threshold = jnp.asarray(divergence_threshold)
 
         def step_fn(carry, step):
             state, perm, diverged = carry
@@ -172,10 +174,10 @@ def run_chains(
     if len(devices) > 1:
         mesh = Mesh(np.array(devices), ("chain",))
         chain, rep = PartitionSpec("chain"), PartitionSpec()
-        run = jax.shard_map(run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain)
-    init_loss, init_sd, stats, warmup, positions = jax.device_get(
-        jax.jit(run)(keys, center, data)
-    )
+        run = jax.shard_map(
+            run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain, check_vma=False
+        )
+    init_loss, init_sd, stats, warmup, positions = jax.device_get(jax.jit(run)(keys, center, data))
     return Trace(  # writable host copies
         np.array(init_loss),
         np.array(init_sd),

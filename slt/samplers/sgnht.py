@@ -47,7 +47,7 @@ def init(position: ArrayTree, rng_key: PRNGKey, *, diffusion: float = 0.01) -> S
 
 
 def build_kernel(posterior: Posterior, step_size: float, *, diffusion: float = 0.01):
-    """The SGNHT step with step :math:`h` = ``step_size`` and diffusion :math:`A` = ``diffusion``."""
+    """The SGNHT step: step :math:`h` = ``step_size``, diffusion :math:`A` = ``diffusion``."""
 
     def kernel(rng_key: PRNGKey, state: SGNHTState, batch: Batch) -> tuple[SGNHTState, StepInfo]:
         w, p, xi = state

@@ -1,6 +1,7 @@
 """Run a validation suite: estimate every case, compare to the exact value, tabulate."""
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -8,7 +9,8 @@ from collections.abc import Iterable
 from statistics import median
 from typing import Any, NamedTuple
 
-from slt.validation.suites import RUN_LENGTH, SAMPLER_SETTINGS, Case, get_suite
+from slt.data import num_samples
+from slt.validation.suites import BETA0, RUN_LENGTH, SAMPLER_SETTINGS, Case, get_suite
 from slt.workflows.llc import llc
 
 __all__ = [
@@ -50,6 +52,7 @@ def run_case(case: Case, sampler: str, run_length: dict[str, Any], seed: int = 0
         problem.data,
         sampler=sampler,  # type: ignore[arg-type]
         seed=seed,
+        beta=BETA0 / math.log(num_samples(problem.data)),
         **SAMPLER_SETTINGS[sampler],
         **run_length,
     )
@@ -131,8 +134,7 @@ def to_markdown(rows: list[Row], title: str) -> str:
     head = "| " + " | ".join(n for n, _, _ in _COLUMNS) + " |"
     sep = "|" + "---|" * len(_COLUMNS)
     body = [
-        "| " + " | ".join(fmt.format(getattr(r, n)) for n, _, fmt in _COLUMNS) + " |"
-        for r in rows
+        "| " + " | ".join(fmt.format(getattr(r, n)) for n, _, fmt in _COLUMNS) + " |" for r in rows
     ]
     return "\n".join([f"# {title}", "", head, sep, *body, "", summary(rows), ""])
 

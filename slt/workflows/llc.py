@@ -5,7 +5,7 @@ singularity-aware complexity measure*, AISTATS, arXiv:2308.12108:
 
 .. math::
 
-    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*, \beta, \gamma}[L_n(w)] - L_n(w^*)\bigr),
+    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*,\beta,\gamma}[L_n(w)] - L_n(w^*)\bigr),
     \qquad p(w \mid w^*, \beta, \gamma) \propto
     e^{-n\beta L_n(w) - \frac{\gamma}{2}\lVert w - w^*\rVert^2}.
 """
@@ -137,7 +137,8 @@ def llc(
         Minibatch size b, ``1 <= b <= n``. Minibatches are drawn without replacement within each
         epoch from each chain's own key.
     sampler
-        ``"sgld"``, ``"rmsprop_sgld"`` (Hitchcock & Hoogland 2025) or ``"sgnht"`` (Ding et al. 2014).
+        ``"sgld"``, ``"rmsprop_sgld"`` (Hitchcock & Hoogland 2025) or ``"sgnht"``
+        (Ding et al. 2014).
     sampler_options
         Extra settings: ``beta2``, ``eps`` for RMSProp-SGLD; ``diffusion`` for SGNHT.
     prior_scale
@@ -193,16 +194,16 @@ def llc(
     batch_size = check_int("batch_size", batch_size, low=1, high=n)
     params_every = check_int("params_every", params_every, low=0, high=num_draws)
     if params_every and num_draws % params_every:
-        raise ValueError(
-            f"params_every must divide num_draws ({num_draws}); got {params_every}"
-        )
+        raise ValueError(f"params_every must divide num_draws ({num_draws}); got {params_every}")
     seed = check_int("seed", seed, low=0)
     if prior_scale is not None:
         check_positive("prior_scale", prior_scale)
     if divergence_threshold is not None:
         check_positive("divergence_threshold", divergence_threshold)
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {sampler!r}")
+        raise ValueError(
+            f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {sampler!r}"
+        )
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
 
@@ -230,7 +231,14 @@ def llc(
 
     diverged = trace.sample_stats["diverging"].any(axis=1)
     num_diverging = int(diverged.sum())
-    advice = f"try a smaller step_size (now {step_size:g}) or a larger batch_size (now {batch_size})"
+    advice = (
+        f"try a smaller step_size (now {step_size:g}) or a larger batch_size (now {batch_size})"
+    )
+    if sampler == "rmsprop_sgld":
+        advice += (
+            "; with rmsprop_sgld, coordinates whose gradient is exactly zero at w* (dead units, "
+            "zero rows) get the step step_size/eps: raise sampler_options['eps']"
+        )
     if num_diverging == num_chains:
         raise DivergenceError(
             f"all {num_chains} chains diverged (non-finite or exploding loss); {advice}"

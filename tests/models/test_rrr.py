@@ -12,9 +12,10 @@ def test_teacher_has_the_requested_rank_and_balanced_factors():
     s = np.linalg.svd(product, compute_uv=False)
     assert np.sum(s > 1e-5) == 2
     assert np.all((s[:2] > 0.99) & (s[:2] < 2.01))
-    np.testing.assert_allclose(
-        np.linalg.norm(p.params["A"], axis=1), np.linalg.norm(p.params["B"], axis=0), rtol=1e-5
-    )
+    A, B = np.asarray(p.params["A"]), np.asarray(p.params["B"])
+    np.testing.assert_allclose(B.T @ B, A @ A.T, atol=1e-5)  # balanced: BᵀB = AAᵀ
+    # general position: no factor row or column is exactly zero (H = 4 > r = 2)
+    assert np.all(np.abs(A).sum(axis=1) > 1e-3) and np.all(np.abs(B).sum(axis=0) > 1e-3)
     assert p.exact.rlct == pytest.approx(rrr.exact_rrr(6, 5, 4, 2).rlct)
 
 
@@ -33,7 +34,9 @@ def test_trained_point_is_a_minimum_no_worse_than_the_teacher():
     q = rrr.make(5, 4, 2, 1, n=2000, seed=1, w_star="teacher")
     assert float(p.loss_fn(p.params, p.data)) <= float(q.loss_fn(q.params, q.data))
     grad = jax.grad(p.loss_fn)(p.params, p.data)
-    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) < 1e-4  # float32 round-off of an exact least-squares solution
+    assert (
+        max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grad)) < 1e-4
+    )  # float32 round-off of an exact least-squares solution
 
 
 def test_bad_arguments():

@@ -28,7 +28,15 @@ def test_result_fields_and_datatree():
     assert res.llc_per_chain.shape == (2,) and res.init_loss.shape == (2,)
     assert np.isfinite(res.llc) and res.mcse > 0 and np.isfinite(res.rhat) and res.ess > 0
     stats = res.datatree["sample_stats"]
-    for name in ["loss", "lp", "step_size", "distance", "grad_norm", "diverging", "acceptance_rate"]:
+    for name in [
+        "loss",
+        "lp",
+        "step_size",
+        "distance",
+        "grad_norm",
+        "diverging",
+        "acceptance_rate",
+    ]:
         assert stats[name].dims == ("chain", "draw"), name
         assert stats[name].shape == (2, 50), name
     assert res.datatree["warmup_sample_stats"]["loss"].shape == (2, 10)

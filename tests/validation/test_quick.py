@@ -1,0 +1,43 @@
+"""The fast subset of the validation suite, run in make test.
+
+The cases, settings and 15% band are those of ``slt.validation.suites.SUITES["quick"]``; the band
+is justified there (about three MCSE plus the measured step-size and finite-n bias), so a correct
+estimator fails it rarely while the errors a careless implementation makes (initial-loss bias of
++50-130%, burn-in averaged in, nβ from the batch size) fail it by a wide margin.
+"""
+
+import json
+
+import pytest
+
+from slt.cli import main
+from slt.validation.runner import run_case
+from slt.validation.suites import RUN_LENGTH, get_suite
+
+
+@pytest.mark.parametrize("sampler", ["sgld", "rmsprop_sgld"])
+@pytest.mark.parametrize("case", get_suite("quick"), ids=lambda c: c.name)
+def test_quick_case_within_tolerance(case, sampler):
+    row = run_case(case, sampler, RUN_LENGTH["quick"])
+    assert row.rhat < 1.05, row
+    assert abs(row.rel_error) <= case.rel_tol, (
+        f"{case.name} with {sampler}: estimate {row.estimate:.3f} ± {row.mcse:.3f} vs exact "
+        f"{row.exact} ({row.rel_error:+.1%}, tolerance {case.rel_tol:.0%})"
+    )
+
+
+def test_cli_rejects_a_bad_suite(capsys):
+    assert main(["validate", "--suite", "nope"]) == 2
+    assert "--suite must be one of" in capsys.readouterr().err
+
+
+def test_cli_writes_json_rows(tmp_path, monkeypatch):
+    from slt.validation import runner
+
+    fake = runner.Row("c", "sgld", 1.0, 1.02, 0.01, 0.02, 1.0, 1000.0, 0.1, True, 0.1)
+    monkeypatch.setattr(runner, "run_case", lambda *a, **k: fake)
+    out = tmp_path / "rows.json"
+    assert main(["validate", "--suite", "quick", "--sampler", "sgld", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    keys = {"case", "exact", "estimate", "mcse", "rel_error", "rhat", "ess", "seconds", "passed"}
+    assert len(rows) == 2 and keys <= set(rows[0])
