@@ -31,9 +31,14 @@ def tree_add_scaled(a: ArrayTree, b: ArrayTree, scale: jax.Array | float) -> Arr
     return jax.tree.map(lambda x, y: x + scale * y, a, b)
 
 
+def _wide(x: jax.Array) -> jax.Array:
+    """``x`` in float32, or wider when it already is (bfloat16 sums lose digits fast)."""
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
 def tree_dot(a: ArrayTree, b: ArrayTree) -> jax.Array:
-    """Sum over all leaves of ``sum(a * b)``."""
-    leaves = jax.tree.map(lambda x, y: jnp.vdot(x.ravel(), y.ravel()), a, b)
+    """Sum over all leaves of ``sum(a * b)``, accumulated in float32 or wider."""
+    leaves = jax.tree.map(lambda x, y: jnp.vdot(_wide(x).ravel(), _wide(y).ravel()), a, b)
     return sum(jax.tree.leaves(leaves), start=jnp.zeros(()))
 
 

@@ -1,5 +1,7 @@
 """Dataset validation messages and the epoch-wise minibatch schedule."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,6 +58,7 @@ def test_non_numeric_dtype_named():
     assert check_data({"i": jnp.arange(3), "m": jnp.array([True, False, True])}) == 3
 
 
+@functools.partial(jax.jit, static_argnames=("batcher", "steps"))
 def _collect(data, batcher, key, steps):
     """The batches of steps 0..steps-1, collected inside a jitted scan as batch_at is used."""
     perm0 = jnp.arange(batcher.n)
@@ -64,8 +67,7 @@ def _collect(data, batcher, key, steps):
         batch, perm = batch_at(data, batcher, key, perm, step)
         return perm, batch
 
-    _, batches = jax.jit(lambda: jax.lax.scan(body, perm0, jnp.arange(steps)))()
-    return batches
+    return jax.lax.scan(body, perm0, jnp.arange(steps))[1]
 
 
 def test_batches_disjoint_within_epoch_and_new_epoch_differs():
@@ -97,13 +99,19 @@ def test_batches_disjoint_within_epoch_and_new_epoch_differs():
 
 
 def test_full_batch_returns_data_unchanged():
-    data = {"i": jnp.arange(6), "x": jnp.ones((6, 2))}
+    data = {"i": jnp.arange(6), "x": jnp.arange(12.0).reshape(6, 2)}
     batcher = Batcher(6, 6)
-    assert batcher.full_batch
-    perm = jnp.arange(6)
-    batch, perm_out = batch_at(data, batcher, jax.random.key(0), perm, jnp.asarray(3))
-    assert batch is data
-    assert perm_out is perm
+    assert batcher.full_batch and batcher.num_batches == 1
+    perm = jnp.arange(6)[::-1]
+    for step in range(3):  # every step, including epoch starts, sees the data in order
+        batch, perm_out = batch_at(data, batcher, jax.random.key(0), perm, jnp.asarray(step))
+        assert jax.tree.structure(batch) == jax.tree.structure(data)
+        for got, want in zip(jax.tree.leaves(batch), jax.tree.leaves(data), strict=True):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        np.testing.assert_array_equal(np.asarray(perm_out), np.asarray(perm))
+    # also inside a jitted scan
+    batches = _collect(data, batcher, jax.random.key(0), 3)
+    np.testing.assert_array_equal(np.asarray(batches["i"]), np.tile(np.arange(6), (3, 1)))
 
 
 def test_vmap_over_keys_matches_per_key():
@@ -124,7 +132,8 @@ def test_vmap_over_keys_matches_per_key():
 
     vmapped = np.asarray(jax.jit(jax.vmap(run))(keys))
     assert vmapped.shape == (4, steps, bs)
+    run_one = jax.jit(run)
     for c in range(4):
-        np.testing.assert_array_equal(vmapped[c], np.asarray(jax.jit(run)(keys[c])))
+        np.testing.assert_array_equal(vmapped[c], np.asarray(run_one(keys[c])))
     # chains with different keys see different batches
     assert not np.array_equal(vmapped[0], vmapped[1])

@@ -108,3 +108,12 @@ def test_tree_normal_like_leaves_get_independent_noise():
     # the two leaves are uncorrelated: corr SE ~ 1/sqrt(2000) = 0.022
     x, y = np.ravel(np.asarray(big["x"])), np.asarray(big["y"])
     assert abs(np.corrcoef(x, y)[0, 1]) < 0.11
+
+
+def test_reductions_of_low_precision_leaves_are_float32():
+    # The module docstring: "reduces in float32 or wider". 1000 * bf16(1.01)^2 = 1015.686...;
+    # rounded to bfloat16 (8 significant bits) it would be 1016.
+    x = {"a": jnp.full((1000,), 1.01, jnp.bfloat16)}
+    exact = 1000 * float(jnp.asarray(1.01, jnp.bfloat16)) ** 2
+    assert tree_sq_norm(x).dtype == jnp.float32
+    np.testing.assert_allclose(float(tree_sq_norm(x)), exact, rtol=1e-5)

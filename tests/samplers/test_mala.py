@@ -107,7 +107,9 @@ def test_nan_log_ratio_gives_zero():
     assert float(_acceptance(w, bad, eps)) == 0.0
     # a loss that is NaN at the proposal only
     post = localized_posterior(
-        lambda p, b: jnp.where(p["b"][0] > 100.0, jnp.nan, 0.0), _to_tree(CENTER), nbeta=1.0,
+        lambda p, b: jnp.where(p["b"][0] > 100.0, jnp.nan, 0.0),
+        _to_tree(CENTER),
+        nbeta=1.0,
         gamma=1.0,
     )
     far = {"a": w["a"], "b": w["b"].at[0].set(200.0)}
@@ -115,7 +117,9 @@ def test_nan_log_ratio_gives_zero():
     assert float(acceptance_probability(post, None, w, ev, far, eps)) == 0.0
     # an infinite energy at the proposal (log p = -inf) is rejected too
     post_inf = localized_posterior(
-        lambda p, b: jnp.where(p["b"][0] > 100.0, jnp.inf, 0.0), _to_tree(CENTER), nbeta=1.0,
+        lambda p, b: jnp.where(p["b"][0] > 100.0, jnp.inf, 0.0),
+        _to_tree(CENTER),
+        nbeta=1.0,
         gamma=1.0,
     )
     ev = evaluate(post_inf, w, None)
