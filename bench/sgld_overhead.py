@@ -29,14 +29,20 @@ How each number is measured
     warm-up call per configuration, so the timed calls load the executable instead of compiling
     it; (2) the trace, lowering and compile/cache-load durations that JAX reports through
     ``jax.monitoring`` are subtracted from each call's wall time; (3) the difference method:
-    per step = (t(K2) - t(K1)) / (K2 - K1), with K1 = ``--k1`` draws and K2 = K1 + ``steps``,
-    which cancels the initial-loss epoch and the host copies. The compile time itself is printed
-    for K1 and K2 (from the warm-up calls): it does not grow with K (the scan length is a constant
-    of an unchanged loop body), which is what the difference method needs.
+    per step = (t(K2) - t(K1)) / (K2 - K1), with K1 = ``--k1`` draws and K2 = K1 + ``steps``
+    (for the ``--chains`` run, K1 = k1 / chains and K2 = K1 + steps / 2), which cancels the
+    initial-loss epoch and the host copies. The compile time itself is printed for K1 and K2
+    (from the warm-up calls): it does not grow with K (the scan length is a constant of an
+    unchanged loop body), which is what the difference method needs. CPU time is differenced
+    the same way, with nothing subtracted (trace and cache load cost the same at K1 and K2).
 
     Repetitions of all measurements are interleaved (rep 1 of every variant, then rep 2, ...) so
-    background load hits them alike; the table shows the median over repetitions (for driver
-    timings, the median of the paired differences) and the spread (min-max) for scans.
+    background load hits them alike; scans get ``2 * reps`` repetitions, drivers ``reps``. The
+    headline uses the **minimum** over repetitions (the least disturbed run on a shared machine;
+    for drivers, min t(K2) - min t(K1)); the median is printed beside it. ``cpu ms`` is the
+    process CPU time (all threads) per step, measured the same way: it does not grow when other
+    jobs take the cores, but counts both threads when XLA runs a matmul on two, so its ratios are
+    not wall-time ratios (the noise is generated on one thread, the matmuls on up to two).
 
 Breakdown rows (where the overhead comes from)
     ``sgd + gather``: SGD on minibatches drawn by the library's batcher (``slt.data.batch_at``:
@@ -53,11 +59,11 @@ Breakdown rows (where the overhead comes from)
 
     ``run_chains sgld, flat noise`` is ``run_chains`` with ``slt.samplers.sgld.tree_normal_like``
     replaced, in this process only, by :func:`flat_normal_like` (the change proposed for
-    ``slt.tree.tree_normal_like``); the slt sources are not modified. Use ``--no-experiments`` to
-    skip it.
+    ``slt.tree.tree_normal_like``); the slt sources are not modified. It is printed only with
+    ``--experiments`` (two more compilations, about 20 s).
 
 Reading the output
-    ``ms/step`` is wall time per step; ``x sgd`` divides by the SGD baseline. For 8 chains,
+    ``wall ms`` is wall time per step; ``x sgd`` divides by the SGD baseline. For 8 chains,
     ``chains8_over_chains1`` is the wall time of a step of 8 vmapped chains over that of 1 chain
     (8 would mean no gain from vectorisation) and the throughput is chain-steps per second.
     On a machine shared with other jobs, trust ratios of rows measured in the same run more than
@@ -446,7 +452,7 @@ def main() -> None:
 
     k1, k2 = args.k1, args.k1 + steps
     c = args.chains
-    kc1, kc2 = max(1, args.k1 // c), max(1, args.k1 // c) + max(1, steps // c)
+    kc1, kc2 = max(1, args.k1 // c), max(1, args.k1 // c) + max(10, steps // 2)
     drivers = [
         DriverBench("run_chains sgld", driver(sgld_alg, 1), k1, k2),
         DriverBench("run_chains sgld, mala", driver(mala_alg, 1), k1, k2),
@@ -459,8 +465,8 @@ def main() -> None:
         )
     t_compile = time.perf_counter() - start - t_scans
 
-    for _ in range(args.reps):
-        for bench in scans + drivers:
+    for _ in range(args.reps):  # scans are cheap: two repetitions each per driver repetition
+        for bench in scans + drivers + scans:
             bench.rep()
 
     # ---- report
