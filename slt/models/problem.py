@@ -1,12 +1,13 @@
 """A model with data, a point and (where known) its exact learning coefficient."""
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from slt._types import ArrayTree, Batch
 from slt.exact.base import LearningCoefficient
 from slt.posterior import LossFn
 
-__all__ = ["Problem"]
+__all__ = ["GlobalProblem", "Problem"]
 
 
 class Problem(NamedTuple):
@@ -30,4 +31,29 @@ class Problem(NamedTuple):
     loss_fn: LossFn
     params: ArrayTree
     data: Batch
+    exact: LearningCoefficient | None
+
+
+class GlobalProblem(NamedTuple):
+    """A NumPyro model with data and its exact (global) learning coefficient.
+
+    Attributes
+    ----------
+    name
+        A short label, e.g. ``"mixture_singular(n=1000)"``.
+    model
+        A NumPyro model function; its likelihood sites are observed (``obs=``), its prior sites
+        are latent. ``model(**data)`` must run.
+    data
+        Keyword arguments of ``model`` (observations included).
+    n
+        The number of observations (the n of nL_n).
+    exact
+        The exact learning coefficient, or ``None``.
+    """
+
+    name: str
+    model: Callable[..., None]
+    data: dict[str, Any]
+    n: int
     exact: LearningCoefficient | None
