@@ -21,6 +21,7 @@ from slt._types import ArrayTree, Batch
 from slt.base import SamplingAlgorithm
 from slt.data import check_data
 from slt.diagnostics.convert import to_datatree
+from slt.errors import DivergenceError, DivergenceWarning
 from slt.estimators.llc import estimate_llc
 from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
 from slt.result import LLCResult
@@ -41,14 +42,6 @@ __all__ = ["SAMPLERS", "DivergenceError", "DivergenceWarning", "build_sampler", 
 
 SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
 _OPTIONS = {"sgld": set(), "rmsprop_sgld": {"beta2", "eps"}, "sgnht": {"diffusion"}}
-
-
-class DivergenceWarning(RuntimeWarning):
-    """Some chains diverged and were left out of the estimate."""
-
-
-class DivergenceError(RuntimeError):
-    """Every chain diverged: there is no estimate."""
 
 
 def build_sampler(
