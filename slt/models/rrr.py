@@ -21,7 +21,7 @@ import numpy as np
 from slt.exact.rrr import rrr as exact_rrr
 from slt.models.problem import Problem
 
-__all__ = ["loss", "make", "teacher", "trained"]
+__all__ = ["loss", "make", "make_global", "numpyro_model", "teacher", "trained"]
 
 
 def loss(params: dict, batch: dict) -> jnp.ndarray:
@@ -117,5 +117,44 @@ def make(
         loss_fn=loss,
         params={k: cast(v) for k, v in params.items()},
         data={"x": cast(x), "y": cast(y)},
+        exact=exact,
+    )
+
+
+def numpyro_model(
+    x: jnp.ndarray, y: jnp.ndarray | None = None, *, H: int, prior_scale: float = 1.0
+):
+    """Reduced-rank regression as a NumPyro model: A, B ~ N(0, prior_scale²), y ~ N(BAx, I).
+
+    The likelihood is the observed site ``y`` inside the ``data`` plate, so tempering scales it
+    and leaves the Gaussian prior (positive and smooth at the truth, as the RLCT needs) alone.
+    """
+    import numpyro
+    import numpyro.distributions as dist
+
+    M = x.shape[-1]
+    N = y.shape[-1] if y is not None else 1
+    A = numpyro.sample("A", dist.Normal(0.0, prior_scale).expand([H, M]).to_event(2))
+    B = numpyro.sample("B", dist.Normal(0.0, prior_scale).expand([N, H]).to_event(2))
+    with numpyro.plate("data", x.shape[0]):
+        numpyro.sample("y", dist.Normal((x @ A.T) @ B.T, 1.0).to_event(1), obs=y)
+
+
+def make_global(M: int, N: int, H: int, r: int, *, n: int = 1000, seed: int = 0):
+    """The NumPyro reduced-rank regression problem with its exact global RLCT."""
+    from functools import partial
+
+    from slt.models.problem import GlobalProblem
+
+    exact = exact_rrr(M, N, H, r)
+    rng = np.random.default_rng(seed)
+    truth = teacher(M, N, H, r, rng)
+    x = rng.normal(size=(n, M))
+    y = x @ (truth["B"] @ truth["A"]).T + rng.normal(size=(n, N))
+    return GlobalProblem(
+        name=f"rrr(M={M},N={N},H={H},r={r},n={n})",
+        model=partial(numpyro_model, H=H),
+        data={"x": jnp.asarray(x), "y": jnp.asarray(y)},
+        n=n,
         exact=exact,
     )
