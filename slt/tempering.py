@@ -35,9 +35,15 @@ class temper(Messenger):  # noqa: N801 - NumPyro's handlers are lower-case class
         self.beta = beta
         super().__init__(fn)
 
-    def process_message(self, msg: dict[str, Any]) -> None:  # type: ignore[override]
-        """Multiply the site's scale by β when it is an observed sample site."""
-        if msg["type"] == "sample" and msg.get("is_observed"):
+    def process_message(self, msg: dict[str, Any]) -> None:
+        """Multiply the site's scale by β when it is an observed sample site of the likelihood.
+
+        Auxiliary observed sites are not likelihood: NumPyro writes the log-Jacobian of a
+        constrained latent site as an observed ``factor`` flagged ``is_auxiliary``; scaling it
+        would change the prior (a bounded prior's tail slope became β instead of 1).
+        """
+        infer = msg.get("infer") or {}
+        if msg["type"] == "sample" and msg.get("is_observed") and not infer.get("is_auxiliary"):
             msg["scale"] = self.beta if msg.get("scale") is None else self.beta * msg["scale"]
 
 

@@ -35,3 +35,24 @@ def test_observed_sites_and_errors():
         observed_sites(no_obs, {})
     with pytest.raises(ValueError, match="beta"):
         temper(model, beta=-1.0)
+
+
+def test_a_bounded_priors_jacobian_is_not_tempered():
+    # w ~ Uniform(0, 1) is sampled as w = sigmoid(u); the potential in u must be
+    # −[log U(w) + log w(1−w) + β Σ log N(x_i | w, 1)]: the Jacobian term is prior, not tempered.
+    import jax
+    from numpyro.infer.util import initialize_model
+
+    def bounded(x):
+        w = numpyro.sample("w", dist.Uniform(0.0, 1.0))
+        with numpyro.plate("data", x.shape[0]):
+            numpyro.sample("x", dist.Normal(w, 1.0), obs=x)
+
+    x = jnp.asarray(np.random.default_rng(1).normal(0.4, 1.0, size=30))
+    beta, u = 0.2, 0.7
+    info = initialize_model(jax.random.key(0), temper(bounded, beta=beta), model_args=(x,))
+    got = info.potential_fn({"w": jnp.asarray(u)})
+    w = 1 / (1 + np.exp(-u))
+    lik = np.sum(-0.5 * (np.asarray(x) - w) ** 2 - 0.5 * np.log(2 * np.pi))
+    expected = -(np.log(w * (1 - w)) + beta * lik)
+    np.testing.assert_allclose(float(got), expected, rtol=1e-5)
