@@ -59,7 +59,9 @@ def observed_sites(model: Callable[..., Any], data: dict[str, Any]) -> dict[str,
     sites = {
         name: tuple(site["fn"].batch_shape)
         for name, site in tr.items()
-        if site["type"] == "sample" and site["is_observed"]
+        if site["type"] == "sample"
+        and site["is_observed"]
+        and not (site.get("infer") or {}).get("is_auxiliary")
     }
     if not sites:
         raise ValueError(

@@ -49,6 +49,7 @@ def test_a_bounded_priors_jacobian_is_not_tempered():
             numpyro.sample("x", dist.Normal(w, 1.0), obs=x)
 
     x = jnp.asarray(np.random.default_rng(1).normal(0.4, 1.0, size=30))
+    assert observed_sites(bounded, {"x": x}) == {"x": (30,)}  # no log-Jacobian site
     beta, u = 0.2, 0.7
     info = initialize_model(jax.random.key(0), temper(bounded, beta=beta), model_args=(x,))
     got = info.potential_fn({"w": jnp.asarray(u)})
