@@ -22,45 +22,49 @@ How each number is measured
     the whole dataset, for variants that draw minibatches) is a ``jit`` argument, never a
     constant.
 
-    *Driver timings* (``run_chains``): ``run_chains`` jits a fresh closure on each call, so every
-    call traces, lowers and compiles the whole run (about 10 s on 2 busy cores) and first
-    evaluates the initial loss over one epoch (``n // batch_size`` forward passes). Three things
-    take that out of the per-step number: (1) a private persistent compilation cache, filled by a
-    warm-up call per configuration, so the timed calls load the executable instead of compiling
-    it; (2) the trace, lowering and compile/cache-load durations that JAX reports through
-    ``jax.monitoring`` are subtracted from each call's wall time; (3) the difference method:
-    per step = (t(K2) - t(K1)) / (K2 - K1), with K1 = ``--k1`` draws and K2 = K1 + ``steps``
-    (for the ``--chains`` run, K1 = k1 / chains and K2 = K1 + steps / 2), which cancels the
-    initial-loss epoch and the host copies. The compile time itself is printed for K1 and K2
-    (from the warm-up calls): it does not grow with K (the scan length is a constant of an
-    unchanged loop body), which is what the difference method needs. CPU time is differenced
-    the same way, with nothing subtracted (trace and cache load cost the same at K1 and K2).
+    *Driver timings* (``run_chains``): ``run_chains`` builds one program (initial-loss epoch of
+    ``n // batch_size`` forward passes, then the scan over steps, under ``vmap`` over chains) and
+    jits a fresh closure of it on every call, so a call costs a full trace and compilation
+    (6-25 s here, depending on load). By default (``--driver-timing exec``) the bench runs
+    ``run_chains`` with its module's ``jax.jit`` replaced, for that one call, by a stand-in that
+    records the function and arguments and stops; that very program (checked to reproduce
+    ``run_chains``' trace bit for bit) is compiled ahead of time for K1 and K2 draws and each
+    repetition executes it with ``block_until_ready``. Per step = (t(K2) - t(K1)) / (K2 - K1),
+    K1 = ``--k1``, K2 = K1 + ``steps`` (for the ``--chains`` run K1 = k1 / chains,
+    K2 = K1 + steps / 2): the difference cancels the initial-loss epoch. The compile times are
+    printed for K1 and K2: they do not grow with K (the scan length is a constant of an unchanged
+    loop body). With ``--driver-timing calls`` a repetition is instead a whole ``run_chains``
+    call; compilation is then loaded from a private persistent compilation cache (filled by a
+    warm-up call) and the trace/lowering/compile durations JAX reports through
+    ``jax.monitoring`` are subtracted, before the same difference. Slower and noisier (about 1 s
+    of host work per call), it exercises the public entry point end to end.
 
     Repetitions of all measurements are interleaved (rep 1 of every variant, then rep 2, ...) so
-    background load hits them alike; scans get ``2 * reps`` repetitions, drivers ``reps``. The
-    headline uses the **minimum** over repetitions (the least disturbed run on a shared machine;
-    for drivers, min t(K2) - min t(K1)); the median is printed beside it. ``cpu ms`` is the
-    process CPU time (all threads) per step, measured the same way: it does not grow when other
-    jobs take the cores, but counts both threads when XLA runs a matmul on two, so its ratios are
-    not wall-time ratios (the noise is generated on one thread, the matmuls on up to two).
+    background load hits them alike. The headline uses the **minimum** over repetitions (the
+    least disturbed run on a shared machine; for drivers, min t(K2) - min t(K1)); the median is
+    printed beside it. ``cpu ms`` is the process CPU time (all threads) per step, measured the
+    same way: it grows less than wall time when other jobs take the cores, but counts both
+    threads when XLA runs a matmul on two, so its ratios are not wall-time ratios (the noise is
+    generated on one thread, the matmuls on up to two).
 
 Breakdown rows (where the overhead comes from)
     ``sgd + gather``: SGD on minibatches drawn by the library's batcher (``slt.data.batch_at``:
     epoch permutation under ``cond`` plus a gather). ``kernel (lib)``: ``sgld(...).step`` in a
-    scan on a fixed batch. ``bare ...``: the same update written out here, with the library's
-    noise (``slt.tree.tree_normal_like``), with the proposed noise (below), or without noise,
-    with or without diagnostics (``lp``, ``grad_norm``, ``distance``, divergence test), and
-    ``vmap1`` = inside ``vmap`` over one chain as ``run_chains`` does. ``noise ...``: the noise of
-    one step alone (``x + 1e-3 * z``), per generator: the library's per-leaf
-    ``jax.random.normal`` under the default ``jax_threefry_partitionable=True`` (one threefry
-    block per 32-bit word), one flat draw under ``jax.threefry_partitionable(False)`` (one block
-    per two words), the same without the ``erf_inv`` transform (uniform only), and the ``rbg``
-    key implementation.
+    scan on a fixed batch, and with the library's minibatches inside ``vmap`` over one chain (the
+    driver's step minus its bookkeeping: ``distance``, divergence flag, nested scans).
+    ``bare ...``: the same update written out here, with the library's noise
+    (``slt.tree.tree_normal_like``), with the proposed noise (below), or without noise, with or
+    without diagnostics (``lp``, ``grad_norm``, ``distance``, divergence test), and ``vmap1`` =
+    inside ``vmap`` over one chain as ``run_chains`` does. ``noise ...``: the noise of one step
+    alone (``x + 1e-3 * z``), per generator: the library's per-leaf ``jax.random.normal`` under
+    the default ``jax_threefry_partitionable=True`` (one threefry block per 32-bit word), one
+    flat draw under ``jax.threefry_partitionable(False)`` (one block per two words), the same
+    without the ``erf_inv`` transform (uniform only), and the ``rbg`` key implementation.
 
     ``run_chains sgld, flat noise`` is ``run_chains`` with ``slt.samplers.sgld.tree_normal_like``
     replaced, in this process only, by :func:`flat_normal_like` (the change proposed for
     ``slt.tree.tree_normal_like``); the slt sources are not modified. It is printed only with
-    ``--experiments`` (two more compilations, about 20 s).
+    ``--experiments`` (two more compilations, 10-20 s).
 
 Reading the output
     ``wall ms`` is wall time per step; ``x sgd`` divides by the SGD baseline. For 8 chains,
@@ -71,6 +75,7 @@ Reading the output
 """
 
 import argparse
+import contextlib
 import importlib
 import os
 import statistics
@@ -91,6 +96,7 @@ from slt.tree import tree_normal_like, tree_size, tree_sq_norm, tree_sub
 
 # The module, not the function that ``slt.samplers`` re-exports under the same name.
 sgld_module = importlib.import_module("slt.samplers.sgld")
+run_module = importlib.import_module("slt.samplers.run")
 
 # --------------------------------------------------------------------------- model and data
 
@@ -292,19 +298,84 @@ def _on_duration(event: str, duration: float, **kwargs) -> None:
     _event_seconds[event] = _event_seconds.get(event, 0.0) + duration
 
 
-class DriverBench:
-    """``run_chains`` timed by the difference method; see the module docstring."""
+class _Captured(Exception):
+    """Raised by the stand-in ``jax.jit`` to stop ``run_chains`` once its program is known."""
 
-    def __init__(self, name: str, call: Callable[[int], object], k1: int, k2: int):
-        self.name, self.call, self.ks = name, call, (k1, k2)
+
+class _JitCapture:
+    """Stands in for the ``jax`` module inside ``slt.samplers.run`` for one call.
+
+    Every attribute is ``jax``'s, except ``jit``: ``jit(fn)(*args)`` records the function and
+    its arguments and stops the call, so that the very program ``run_chains`` would run can be
+    compiled once and executed many times.
+    """
+
+    def __init__(self) -> None:
+        self.fn = self.args = self.kwargs = None
+        self.jit_kwargs: dict = {}
+
+    def __getattr__(self, name: str):
+        return getattr(jax, name)
+
+    def jit(self, fn, **jit_kwargs):
+        def stop(*args, **kwargs):
+            self.fn, self.args, self.kwargs, self.jit_kwargs = fn, args, kwargs, jit_kwargs
+            raise _Captured
+
+        return stop
+
+
+def capture_run_chains(call: Callable[[], object]) -> _JitCapture:
+    """The function and arguments that ``call()`` (a ``run_chains`` call) passes to ``jax.jit``."""
+    capture, original = _JitCapture(), run_module.jax
+    run_module.jax = capture
+    try:
+        call()
+    except _Captured:
+        pass
+    finally:
+        run_module.jax = original
+    if capture.fn is None:
+        raise RuntimeError(
+            "run_chains returned without calling jax.jit(...)(...) through its module's `jax` "
+            "name; rerun with --driver-timing calls"
+        )
+    return capture
+
+
+class DriverBench:
+    """``run_chains`` timed by the difference method; see the module docstring.
+
+    ``mode="exec"``: the program ``run_chains`` jits is captured, compiled ahead of time for K1
+    and K2, and each repetition executes it. ``mode="calls"``: each repetition is a whole
+    ``run_chains`` call, compilation loaded from the persistent cache and subtracted.
+    ``context`` wraps everything that traces (for the noise experiment).
+    """
+
+    def __init__(self, name: str, call: Callable[[int], object], k1: int, k2: int, *,
+                 mode: str = "exec", context=contextlib.nullcontext):  # fmt: skip
+        self.name, self.call, self.ks, self.mode = name, call, (k1, k2), mode
         self.wall: dict[int, list[float]] = {k1: [], k2: []}
         self.cpu: dict[int, list[float]] = {k1: [], k2: []}
         self.compile_s: dict[int, float] = {}
+        self.programs: dict[int, tuple] = {}
         self.diverged = False
-        for k in self.ks:  # warm-up: compiles and fills the persistent cache
-            self.compile_s[k] = self._timed(k)[2]
+        for k in self.ks:
+            if mode == "exec":
+                with context():
+                    cap = capture_run_chains(lambda k=k: call(k))
+                    t0 = time.perf_counter()
+                    compiled = jax.jit(cap.fn, **cap.jit_kwargs).lower(*cap.args).compile()
+                    self.compile_s[k] = time.perf_counter() - t0
+                self.programs[k] = (compiled, cap.args)
+                out = jax.block_until_ready(compiled(*cap.args))  # warm-up
+                self.diverged |= bool(np.any(out[2]["diverging"]))
+            else:  # warm-up: compiles and fills the persistent cache
+                with context():
+                    self.compile_s[k] = self._timed_call(k)[2]
+        self.context = context
 
-    def _timed(self, k: int) -> tuple[float, float, float]:
+    def _timed_call(self, k: int) -> tuple[float, float, float]:
         _event_seconds.clear()
         c0, t0 = time.process_time(), time.perf_counter()
         trace = self.call(k)
@@ -313,9 +384,19 @@ class DriverBench:
         compile_s = sum(_event_seconds.get(e, 0.0) for e in _COMPILE_EVENTS)
         return wall - compile_s, cpu, compile_s
 
+    def _timed_exec(self, k: int) -> tuple[float, float, float]:
+        compiled, call_args = self.programs[k]
+        c0, t0 = time.process_time(), time.perf_counter()
+        jax.block_until_ready(compiled(*call_args))
+        return time.perf_counter() - t0, time.process_time() - c0, 0.0
+
     def rep(self) -> None:
         for k in self.ks:
-            wall, cpu, _ = self._timed(k)
+            if self.mode == "exec":
+                wall, cpu, _ = self._timed_exec(k)
+            else:
+                with self.context():
+                    wall, cpu, _ = self._timed_call(k)
             self.wall[k].append(wall)
             self.cpu[k].append(cpu)
 
@@ -333,7 +414,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=200, help="steps per scan; K2 - K1 for drivers")
     p.add_argument("--k1", type=int, default=40, help="draws of the short run_chains call")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
+    p.add_argument("--reps", type=int, default=5, help="interleaved repetitions")
     p.add_argument("--n", type=int, default=10_000, help="dataset size")
     p.add_argument("--width", type=int, default=256, help="hidden width")
     p.add_argument("--inputs", type=int, default=64)
@@ -346,6 +427,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="also time run_chains with the proposed flat noise (two more compilations)",
     )
+    p.add_argument(
+        "--driver-timing",
+        choices=("exec", "calls"),
+        default="exec",
+        help="time run_chains' captured program (exec) or whole run_chains calls (calls)",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
@@ -353,11 +440,13 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     start = time.perf_counter()
-    cache_dir = tempfile.TemporaryDirectory(prefix="slt-bench-jax-cache-")
-    jax.config.update("jax_compilation_cache_dir", cache_dir.name)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    jax.monitoring.register_event_duration_secs_listener(_on_duration)
+    cache_dir = None
+    if args.driver_timing == "calls":
+        cache_dir = tempfile.TemporaryDirectory(prefix="slt-bench-jax-cache-")
+        jax.config.update("jax_compilation_cache_dir", cache_dir.name)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+        jax.monitoring.register_event_duration_secs_listener(_on_duration)
 
     rng = np.random.default_rng(args.seed)
     sizes = [args.inputs, args.width, args.width, args.classes]
@@ -392,6 +481,8 @@ def main() -> None:
         ("sgd (baseline)", sgd_step(args.lr), None, False, center, key),
         ("sgd + gather", sgd_step(args.lr), batcher, False, center, key),
         ("kernel (lib), fixed batch", library_kernel_step(algorithm), None, False,
+         algorithm.init(center), key),
+        ("kernel (lib), gather, vmap1", library_kernel_step(algorithm), batcher, True,
          algorithm.init(center), key),
         ("bare, lib noise", lib_noise, None, False, center, key),
         ("bare, flat noise", flat_noise, None, False, center, key),
@@ -439,34 +530,34 @@ def main() -> None:
         post = localized_posterior(loss_fn, center, nbeta=nbeta, gamma=1.0)
         return rmsprop_sgld(post, args.step_size)
 
-    def flat_call(call):
-        def patched(k: int):
-            original = sgld_module.tree_normal_like
-            sgld_module.tree_normal_like = flat_normal_like
-            try:
-                return call(k)
-            finally:
-                sgld_module.tree_normal_like = original
-
-        return patched
+    @contextlib.contextmanager
+    def flat_noise_patch():
+        original = sgld_module.tree_normal_like
+        sgld_module.tree_normal_like = flat_normal_like
+        try:
+            yield
+        finally:
+            sgld_module.tree_normal_like = original
 
     k1, k2 = args.k1, args.k1 + steps
     c = args.chains
     kc1, kc2 = max(1, args.k1 // c), max(1, args.k1 // c) + max(10, steps // 2)
+    mode = args.driver_timing
     drivers = [
-        DriverBench("run_chains sgld", driver(sgld_alg, 1), k1, k2),
-        DriverBench("run_chains sgld, mala", driver(mala_alg, 1), k1, k2),
-        DriverBench("run_chains rmsprop_sgld", driver(rms_alg, 1), k1, k2),
-        DriverBench(f"run_chains sgld, {c} chains", driver(sgld_alg, c), kc1, kc2),
+        DriverBench("run_chains sgld", driver(sgld_alg, 1), k1, k2, mode=mode),
+        DriverBench("run_chains sgld, mala", driver(mala_alg, 1), k1, k2, mode=mode),
+        DriverBench("run_chains rmsprop_sgld", driver(rms_alg, 1), k1, k2, mode=mode),
+        DriverBench(f"run_chains sgld, {c} chains", driver(sgld_alg, c), kc1, kc2, mode=mode),
     ]
     if args.experiments:
         drivers.append(
-            DriverBench("run_chains sgld, flat noise", flat_call(driver(sgld_alg, 1)), k1, k2)
-        )
+            DriverBench("run_chains sgld, flat noise", driver(sgld_alg, 1), k1, k2, mode=mode,
+                        context=flat_noise_patch)
+        )  # fmt: skip
     t_compile = time.perf_counter() - start - t_scans
 
-    for _ in range(args.reps):  # scans are cheap: two repetitions each per driver repetition
-        for bench in scans + drivers + scans:
+    for _ in range(args.reps):
+        for bench in scans + drivers:
             bench.rep()
 
     # ---- report
@@ -484,7 +575,8 @@ def main() -> None:
     print(f"\n{'scan variant (one jit, lax.scan)':34s} {head}  compile s")
     for s in scans:
         print(f"{row(s)}  {s.compile_s:5.1f}")
-    print(f"\n{'run_chains (difference method)':34s} {head}  compile s at K1, K2 (K1, K2)")
+    title = f"run_chains ({mode}, difference)"
+    print(f"\n{title:34s} {head}  compile s at K1, K2 (K1, K2)")
     for dr in drivers:
         ka, kb = dr.ks
         print(f"{row(dr)}  {dr.compile_s[ka]:.1f}, {dr.compile_s[kb]:.1f} ({ka}, {kb})")
@@ -503,7 +595,8 @@ def main() -> None:
     print(f"chains{c}_over_chains1={many / one:.2f}")
     print(f"overhead_ratio_cpu={cpu_ratio:.2f}")
     print(f"overhead_ratio={one / sgd_wall:.2f}")
-    cache_dir.cleanup()
+    if cache_dir is not None:
+        cache_dir.cleanup()
 
 
 if __name__ == "__main__":

@@ -4,21 +4,32 @@ import importlib.metadata
 
 from slt import exact, models
 from slt.base import SamplingAlgorithm, StepInfo
+from slt.errors import DivergenceError, DivergenceWarning
 from slt.exact import LearningCoefficient
 from slt.result import LLCResult
-from slt.workflows.llc import DivergenceError, DivergenceWarning, llc
+from slt.workflows.global_theory import GlobalEstimate, free_energy, rlct, waic, wbic
+from slt.workflows.llc import llc
+from slt.workflows.tempered import TemperedFit, sample_tempered, wbic_beta
 
 __version__ = importlib.metadata.version("slt")
 
 __all__ = [
     "DivergenceError",
     "DivergenceWarning",
+    "GlobalEstimate",
     "LLCResult",
     "LearningCoefficient",
     "SamplingAlgorithm",
     "StepInfo",
+    "TemperedFit",
     "__version__",
     "exact",
+    "free_energy",
     "llc",
     "models",
+    "rlct",
+    "sample_tempered",
+    "waic",
+    "wbic",
+    "wbic_beta",
 ]

@@ -1,6 +1,7 @@
-"""Models with known learning coefficients, as :class:`Problem` objects."""
+"""Models with known learning coefficients: local (:class:`Problem`) and global
+(:class:`GlobalProblem`, NumPyro models)."""
 
-from slt.models import rrr
-from slt.models.problem import Problem
+from slt.models import linear, mixture, normal_crossing, rrr, tanh
+from slt.models.problem import GlobalProblem, Problem
 
-__all__ = ["Problem", "rrr"]
+__all__ = ["GlobalProblem", "Problem", "linear", "mixture", "normal_crossing", "rrr", "tanh"]

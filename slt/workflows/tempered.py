@@ -21,6 +21,7 @@ from numpyro.infer.util import log_likelihood
 
 from slt.diagnostics.convert import attr_value
 from slt.errors import DivergenceWarning
+from slt.estimators.wbic import wbic_beta
 from slt.tempering import observed_sites, temper
 from slt.workflows.checks import check_int, check_positive
 
@@ -35,12 +36,6 @@ _EXTRA = (
     "num_steps",
     "adapt_state.step_size",
 )
-
-
-def wbic_beta(n: int) -> float:
-    """The WBIC inverse temperature β = 1/log n (Watanabe 2013, JMLR 14:867, Main Theorem 1)."""
-    n = check_int("n", n, low=2)
-    return float(1.0 / np.log(n))
 
 
 class TemperedFit(NamedTuple):

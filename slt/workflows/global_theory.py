@@ -1,0 +1,242 @@
+r"""Watanabe's global quantities from NumPyro models: WBIC, the RLCT, the free energy, WAIC.
+
+Each function samples tempered posteriors with :func:`slt.sample_tempered` (or takes a fit), hands
+the (chain, draw) arrays to the array estimators of :mod:`slt.estimators`, and returns a
+:class:`GlobalEstimate`: the value, its standard error, and a DataTree with every fit.
+
+* WBIC (Watanabe 2013, JMLR 14:867): :math:`E^{\beta}[nL_n]` at :math:`\beta = 1/\log n`.
+* RLCT: least squares of :math:`E^{\beta_j}[nL_n]` on :math:`1/\beta_j` over a band of
+  temperatures around :math:`1/\log n` (separate chains or reweighting one chain), the
+  two-temperature difference, or :math:`\beta^2\mathrm{Var}^\beta[nL_n]` (Imai 2019).
+* Free energy :math:`F_n = \int_0^1 E^t[nL_n]\,dt` by thermodynamic integration or stepping
+  stones (the prior must be normalised).
+* WAIC (Watanabe 2010, JMLR 11:3571) with the functional variance and singular fluctuation.
+"""
+
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from slt.diagnostics.convert import attr_value
+from slt.estimators import free_energy as fe
+from slt.estimators import rlct as rl
+from slt.estimators import waic as wa
+from slt.estimators import wbic as wb
+from slt.tempering import observed_sites
+from slt.workflows.checks import check_int
+from slt.workflows.tempered import TemperedFit, _infer_n, _sample, sample_tempered, wbic_beta
+
+__all__ = ["GlobalEstimate", "free_energy", "rlct", "waic", "wbic"]
+
+
+class GlobalEstimate(NamedTuple):
+    """A global quantity with its standard error and the evidence.
+
+    Attributes
+    ----------
+    value
+        The estimate (WBIC, λ̂, F_n or WAIC).
+    se
+        Its standard error (Monte Carlo error; for WAIC the error over observations).
+    method
+        How it was computed.
+    datatree
+        The fits: the root holds per-temperature summaries (dim ``temperature``), the children
+        ``t0``, ``t1``, … are the :class:`TemperedFit` DataTrees.
+    details
+        Method-specific numbers (intercept, reweighting shift, trustworthiness, ...).
+    """
+
+    value: float
+    se: float
+    method: str
+    datatree: xr.DataTree
+    details: dict[str, Any]
+
+
+def _tree(fits: list[TemperedFit], summary: dict[str, np.ndarray], attrs: dict) -> xr.DataTree:
+    root = xr.Dataset({k: ("temperature", np.asarray(v)) for k, v in summary.items()})
+    root.attrs.update({k: attr_value(v) for k, v in attrs.items()})
+    return xr.DataTree.from_dict({"/": root} | {f"t{i}": f.datatree for i, f in enumerate(fits)})
+
+
+def _energy_summary(fits: list[TemperedFit]) -> dict[str, np.ndarray]:
+    means = [wb.posterior_mean(f.energy) for f in fits]
+    return {
+        "beta": np.array([f.beta for f in fits]),
+        "energy_mean": np.array([m.value for m in means]),
+        "energy_se": np.array([m.se for m in means]),
+        "num_divergent": np.array([f.num_divergent for f in fits]),
+    }
+
+
+def wbic(fit: TemperedFit) -> GlobalEstimate:
+    """WBIC :math:`= E^{\\beta}[nL_n]` from a fit sampled at :math:`\\beta = 1/\\log n`.
+
+    Raises
+    ------
+    ValueError
+        When the fit was sampled at another temperature.
+    """
+    target = wbic_beta(fit.n)
+    if not np.isclose(fit.beta, target, rtol=1e-6):
+        raise ValueError(
+            f"fit was sampled at beta={fit.beta:g}; WBIC needs beta = 1/log n = {target:g} "
+            "(pass beta=slt.wbic_beta(n) to sample_tempered)"
+        )
+    est = wb.wbic(fit.energy)
+    summary = _energy_summary([fit])
+    return GlobalEstimate(
+        est.value, est.se, "wbic", _tree([fit], summary, {"estimator": "wbic"}), {"n": fit.n}
+    )
+
+
+def waic(fit: TemperedFit) -> GlobalEstimate:
+    """WAIC :math:`W_n = T_n + (\\beta/n)V_n`, with :math:`V_n` and ν in ``details``."""
+    if "log_likelihood" not in fit.datatree.children:
+        raise ValueError("fit has no log_likelihood group: sample with keep_log_likelihood=True")
+    log_lik = np.asarray(fit.datatree["log_likelihood"]["obs"])
+    res = wa.waic(log_lik, beta=fit.beta)
+    details = res._asdict()
+    return GlobalEstimate(
+        float(res.waic),
+        float(res.se),
+        "waic",
+        _tree([fit], _energy_summary([fit]), {"estimator": "waic"}),
+        details,
+    )
+
+
+def rlct(
+    model,
+    data: dict[str, Any],
+    *,
+    method: Literal["multi_temperature", "two_temperature", "variance"] = "multi_temperature",
+    betas: np.ndarray | list[float] | None = None,
+    num_temperatures: int = 8,
+    reweight: bool = False,
+    n: int | None = None,
+    **sample_kwargs: Any,
+) -> GlobalEstimate:
+    """The global RLCT λ of ``model`` at its data-generating truth.
+
+    Parameters
+    ----------
+    model, data
+        A NumPyro model and its keyword arguments.
+    method
+        ``"multi_temperature"``: slope of :math:`E^{\\beta_j}[nL_n]` on :math:`1/\\beta_j`
+        over ``betas`` (default: the band of :func:`slt.estimators.rlct.temperature_band`);
+        ``"two_temperature"``: the band's end points only; ``"variance"``:
+        :math:`\\beta^2\\mathrm{Var}^\\beta[nL_n]` at :math:`\\beta = 1/\\log n` (Imai 2019; an
+        unverified formula, see docs/global.md).
+    betas
+        Temperatures for the multi- or two-temperature methods.
+    num_temperatures
+        Size of the default band.
+    reweight
+        Multi-temperature only: sample once at :math:`1/\\log n` and reweight to each
+        :math:`\\beta_j` instead of sampling each; ``details["trustworthy"]`` says whether every
+        shift :math:`|\\Delta\\beta|\\,\\mathrm{sd}(nL_n)` stayed below 1.
+    n
+        Number of observations (inferred from the data plate when omitted).
+    **sample_kwargs
+        Passed to :func:`slt.sample_tempered` (sampler, num_chains, num_warmup, num_samples,
+        seed, ...).
+    """
+    n = _infer_n(observed_sites(model, data), n)
+    if method not in ("multi_temperature", "two_temperature", "variance"):
+        raise ValueError(
+            f"method must be 'multi_temperature', 'two_temperature' or 'variance'; got {method!r}"
+        )
+    beta0 = wbic_beta(n)
+    if betas is None:
+        num = (
+            2
+            if method == "two_temperature"
+            else check_int("num_temperatures", num_temperatures, low=2)
+        )
+        betas_arr = rl.temperature_band(n, num)
+    else:
+        betas_arr = np.asarray(betas, dtype=float)
+        if betas_arr.ndim != 1 or betas_arr.size < 2 or not np.all(betas_arr > 0):
+            raise ValueError(f"betas must be at least two positive numbers; got {betas!r}")
+    if method == "two_temperature" and betas_arr.size != 2:
+        raise ValueError(f"two_temperature needs exactly two betas; got {betas_arr.size}")
+    kw = dict(sample_kwargs, keep_log_likelihood=sample_kwargs.get("keep_log_likelihood", False))
+
+    if method == "variance" or (method == "multi_temperature" and reweight):
+        fit = sample_tempered(model, data, beta=beta0, n=n, **kw)
+        fits = [fit]
+        if method == "variance":
+            est = rl.variance_rlct(fit.energy, beta0)
+            value, se = est.value, est.se
+            details: dict[str, Any] = {"beta": beta0}
+        else:
+            res = rl.multi_temperature_reweighted(fit.energy, beta0, betas_arr)
+            value, se = res.rlct, res.se
+            details = {
+                "betas": res.betas,
+                "energies": res.energies,
+                "energy_se": res.energy_se,
+                "intercept": res.intercept,
+                "max_shift": res.max_shift,
+                "trustworthy": res.trustworthy,
+                "reweighted": True,
+            }
+    else:
+        seed = sample_kwargs.get("seed", 0)
+        fits = [
+            sample_tempered(model, data, beta=float(b), n=n, **(kw | {"seed": seed + j}))
+            for j, b in enumerate(betas_arr)
+        ]
+        summary = _energy_summary(fits)
+        if method == "two_temperature":
+            (b1, b2), (e1, e2), (s1, s2) = betas_arr, summary["energy_mean"], summary["energy_se"]
+            res = rl.two_temperature(b1, e1, s1, b2, e2, s2)
+        else:
+            res = rl.multi_temperature(betas_arr, summary["energy_mean"], summary["energy_se"])
+        value, se = res.rlct, res.se
+        details = {"betas": betas_arr, "intercept": res.intercept, "reweighted": False}
+    summary = _energy_summary(fits)
+    attrs = {"estimator": "rlct", "method": method, "n": n, "rlct": value, "rlct_se": se}
+    return GlobalEstimate(float(value), float(se), method, _tree(fits, summary, attrs), details)
+
+
+def free_energy(
+    model,
+    data: dict[str, Any],
+    *,
+    method: Literal["thermodynamic", "stepping_stone"] = "thermodynamic",
+    num_temperatures: int = 24,
+    power: float = 5.0,
+    n: int | None = None,
+    **sample_kwargs: Any,
+) -> GlobalEstimate:
+    """The Bayes free energy :math:`F_n = -\\log\\int\\varphi(w)\\prod_i p(z_i\\mid w)\\,dw`.
+
+    Samples :math:`E^{t}[nL_n]` on the schedule :math:`t_k = (k/K)^{\\text{power}}`,
+    k = 0..K (t = 0 is the prior, which must be proper and normalised), and integrates by the
+    trapezoid rule (``"thermodynamic"``) or multiplies stepping-stone ratios
+    (``"stepping_stone"``).
+    """
+    if method not in ("thermodynamic", "stepping_stone"):
+        raise ValueError(f"method must be 'thermodynamic' or 'stepping_stone'; got {method!r}")
+    n = _infer_n(observed_sites(model, data), n)
+    num = check_int("num_temperatures", num_temperatures, low=2)
+    ts = fe.ti_schedule(num, power)
+    kw = dict(sample_kwargs, keep_log_likelihood=False)
+    seed = sample_kwargs.get("seed", 0)
+    # t = 0 samples the prior itself (tempering by 0 drops the likelihood).
+    fits = [
+        _sample(model, data, beta=float(t), n=n, **(kw | {"seed": seed + k}))
+        for k, t in enumerate(ts)
+    ]
+    summary = _energy_summary(fits)
+    if method == "thermodynamic":
+        est = fe.thermodynamic(ts, summary["energy_mean"], summary["energy_se"])
+    else:
+        est = fe.stepping_stone(ts, [f.energy for f in fits])
+    attrs = {"estimator": "free_energy", "method": method, "n": n, "power": power}
+    return GlobalEstimate(est.value, est.se, method, _tree(fits, summary, attrs), {"ts": ts})

@@ -1,0 +1,103 @@
+"""WBIC, RLCT, free energy and WAIC workflows on the conjugate Gaussian-mean model.
+
+x_i ~ N(w, 1), w ~ N(0, S²): every tempered posterior is Gaussian, so E^β[nL_n] and the free
+energy F_n have closed forms, and each workflow is compared with the exact value of the same
+finite-n quantity (not with the asymptotic λ = 1/2).
+"""
+
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+
+import slt.estimators.free_energy
+from slt.estimators.rlct import temperature_band
+from slt.workflows.global_theory import free_energy, rlct, waic, wbic
+from slt.workflows.tempered import sample_tempered, wbic_beta
+
+S = 2.0
+X = np.random.default_rng(0).normal(0.7, 1.0, size=200).astype(np.float32)
+N = len(X)
+FAST = dict(num_chains=4, num_warmup=300, num_samples=1000)
+
+
+def model(x):
+    w = numpyro.sample("w", dist.Normal(0.0, S))
+    with numpyro.plate("data", x.shape[0]):
+        numpyro.sample("x", dist.Normal(w, 1.0), obs=x)
+
+
+def exact_energy(beta):
+    """E^β[nL_n] = ½Σ(x−x̄)² + (n/2)[(x̄−m)² + 1/P] + (n/2)log 2π, P = 1/S² + nβ, m = βΣx/P."""
+    x = X.astype(np.float64)
+    xbar, P = x.mean(), 1 / S**2 + N * beta
+    m = beta * x.sum() / P
+    return 0.5 * np.sum((x - xbar) ** 2) + 0.5 * N * ((xbar - m) ** 2 + 1 / P + np.log(2 * np.pi))
+
+
+def exact_free_energy():
+    """F_n = −log ∫ N(w|0,S²) Π N(x_i|w,1) dw, the Gaussian marginal likelihood in closed form."""
+    x = X.astype(np.float64)
+    cov = np.eye(N) + S**2
+    sign, logdet = np.linalg.slogdet(cov)
+    return 0.5 * (x @ np.linalg.solve(cov, x) + logdet + N * np.log(2 * np.pi))
+
+
+def test_wbic_matches_the_exact_posterior_mean():
+    fit = sample_tempered(model, {"x": X}, beta=wbic_beta(N), **FAST)
+    res = wbic(fit)
+    assert abs(res.value - exact_energy(wbic_beta(N))) < 5 * res.se
+    assert res.datatree["t0"]["sample_stats"]["loss"].shape == (4, 1000)
+    with pytest.raises(ValueError, match="1/log n"):
+        wbic(sample_tempered(model, {"x": X}, beta=0.5, **FAST))
+
+
+@pytest.mark.parametrize("reweight", [False, True])
+def test_multi_temperature_slope_matches_the_exact_slope(reweight):
+    betas = temperature_band(N, 6)
+    exact = np.polyfit(1 / betas, [exact_energy(b) for b in betas], 1)[0]
+    res = rlct(model, {"x": X}, betas=betas, reweight=reweight, **FAST)
+    # 5 standard errors of the slope (propagated from the energies' MCSE); a wrong temperature
+    # in the tempering handler changes the slope by a factor, far outside this band.
+    assert abs(res.value - exact) < 5 * res.se, (res.value, res.se, exact)
+    assert res.details["reweighted"] is reweight
+    if reweight:
+        assert res.details["trustworthy"]
+
+
+def test_two_temperature_and_variance_run_and_are_near_half():
+    two = rlct(model, {"x": X}, method="two_temperature", **FAST)
+    var = rlct(model, {"x": X}, method="variance", **FAST)
+    for est in (two, var):
+        # regular model, d = 1: λ = 1/2; finite-n prior effects are O(1/(nβS²)) < 1%.
+        assert abs(est.value - 0.5) < 5 * est.se + 0.01, est
+
+
+def test_thermodynamic_integration_matches_the_marginal_likelihood():
+    res = free_energy(model, {"x": X}, num_temperatures=16, **FAST)
+    # trapezoid error on t_k = (k/K)^5 with K = 16 is below 0.1 here (computed from the exact
+    # energies below), so allow 5 se + that discretisation error.
+    ts = slt.estimators.free_energy.ti_schedule(16)
+    exact_energies = np.array([exact_energy(t) for t in ts])
+    trapezoid = float(np.sum(np.diff(ts) * (exact_energies[1:] + exact_energies[:-1]) / 2))
+    disc = abs(trapezoid - exact_free_energy())
+    assert abs(res.value - exact_free_energy()) < 5 * res.se + disc + 1e-3
+
+
+def test_waic_is_consistent_with_its_parts():
+    fit = sample_tempered(model, {"x": X}, beta=1.0, **FAST)
+    res = waic(fit)
+    d = res.details
+    np.testing.assert_allclose(res.value, d["training_loss"] + d["functional_variance"] / N)
+    # regular model at β = 1: ν = V_n/2 → d/2 = 1/2 (Watanabe 2010); sd of the plug-in is
+    # about 0.1 at n = 200.
+    assert abs(d["singular_fluctuation"] - 0.5) < 0.3
+
+
+def test_bad_methods():
+    with pytest.raises(ValueError, match="method"):
+        rlct(model, {"x": X}, method="bic")
+    with pytest.raises(ValueError, match="betas"):
+        rlct(model, {"x": X}, betas=[0.1])
+    with pytest.raises(ValueError, match="method"):
+        free_energy(model, {"x": X}, method="harmonic")
