@@ -10,6 +10,15 @@ estimate; :math:`\hat\lambda` is the mean over the chains kept. The Monte Carlo 
 :math:`n\beta` times the MCSE of the mean of the loss trace, from its effective sample size
 (arviz-stats, Vehtari et al. 2021), so autocorrelation within chains is accounted for; it is not
 the spread of the chain means.
+
+The diagnostics (MCSE, ESS, R-hat) are computed on the trace averaged over blocks of ``block``
+draws, one epoch of minibatches by default in :func:`slt.llc`. A minibatch loss is the slow
+signal :math:`L_n(w_t)` plus minibatch noise that looks independent from step to step and
+dominates the variance; on the raw trace the autocorrelation estimate then misses the slow
+part, and ESS and MCSE are badly optimistic. Measured on rrr(4,8,3,0), batch 1000 of
+n = 10^4: raw-trace ESS 29616, MCSE 0.116, R-hat 1.000; epoch-averaged ESS 120, MCSE 0.22,
+R-hat 1.02; spread of the chain means 0.23. Within an epoch the minibatch noise of batches
+drawn without replacement cancels, so the block means keep the slow signal alone.
 """
 
 from typing import NamedTuple
@@ -54,6 +63,7 @@ def estimate_llc(
     nbeta: float,
     *,
     chains_used: np.ndarray | None = None,
+    block: int = 1,
 ) -> LLCEstimate:
     """The LLC from a (chain, draw) trace of minibatch losses after burn-in.
 
@@ -67,6 +77,9 @@ def estimate_llc(
         :math:`n\\beta` with n the dataset size.
     chains_used
         Mask of the chains to average (diverged chains are left out); all when omitted.
+    block
+        Average non-overlapping blocks of this many draws before computing MCSE, ESS and R-hat
+        (ESS then counts blocks); the estimate itself uses every draw.
 
     Raises
     ------
@@ -81,7 +94,16 @@ def estimate_llc(
     if not used.any():
         raise ValueError("no chain is kept: chains_used is all False")
     per_chain = np.where(used, nbeta * (trace.mean(axis=1) - init), np.nan)
+    if not (isinstance(block, int | np.integer) and block >= 1):
+        raise ValueError(f"block must be an integer >= 1; got {block!r}")
     kept = trace[used]
+    if block > 1:
+        if kept.shape[1] < 4 * block:
+            raise ValueError(
+                f"block={block} needs at least {4 * block} draws per chain; got {kept.shape[1]}"
+            )
+        usable = kept.shape[1] // block * block
+        kept = kept[:, :usable].reshape(kept.shape[0], -1, block).mean(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):  # a constant trace has no R-hat: NaN
         mcse = nbeta * float(array_stats.mcse(kept, chain_axis=0, draw_axis=1, method="mean"))
         rhat = float(array_stats.rhat(kept, chain_axis=0, draw_axis=1))

@@ -243,8 +243,15 @@ def llc(
             DivergenceWarning,
             stacklevel=2,
         )
+    # Diagnostics on epoch-averaged draws (see slt.estimators.llc): an epoch is n // b steps.
+    block = max(1, (n // batch_size) // steps_per_draw)
+    block = block if num_draws >= 4 * block else 1
     est = estimate_llc(
-        trace.sample_stats["loss"], trace.init_loss, nbeta_value, chains_used=~diverged
+        trace.sample_stats["loss"],
+        trace.init_loss,
+        nbeta_value,
+        chains_used=~diverged,
+        block=block,
     )
     attrs = {
         "inference_library": "slt",
@@ -277,6 +284,7 @@ def llc(
         "rhat": est.rhat,
         "ess_bulk": est.ess_bulk,
         "ess_tail": est.ess_tail,
+        "diagnostic_block": block,
         "num_diverging": num_diverging,
     }
     for key, value in (sampler_options or {}).items():

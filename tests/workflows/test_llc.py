@@ -54,7 +54,7 @@ def test_result_fields_and_datatree():
 def test_llc_matches_estimator_on_the_stored_trace():
     res = slt.llc(*regression(), **SMALL)
     dt = res.datatree
-    loss_trace = dt["sample_stats"]["loss"].values
+    loss_trace = dt["sample_stats"]["loss"].values.astype(np.float64)
     expected = dt.attrs["nbeta"] * (loss_trace.mean(axis=1) - res.init_loss)
     np.testing.assert_allclose(res.llc_per_chain, expected, rtol=1e-6)
 
