@@ -39,7 +39,7 @@ SAMPLER_SETTINGS: dict[str, dict[str, Any]] = {
 
 RUN_LENGTH = {
     "quick": dict(num_chains=4, num_draws=2000, num_burnin=2000),
-    "rrr": dict(num_chains=4, num_draws=6000, num_burnin=2000),
+    "rrr": dict(num_chains=4, num_draws=24000, num_burnin=2000),
 }
 
 
