@@ -38,7 +38,7 @@ SAMPLER_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 RUN_LENGTH = {
-    "quick": dict(num_chains=4, num_draws=2000, num_burnin=2000),
+    "quick": dict(num_chains=4, num_draws=4000, num_burnin=2000),
     "rrr": dict(num_chains=4, num_draws=24000, num_burnin=2000),
 }
 
@@ -65,12 +65,14 @@ RRR_CASES = [
     (50, 50, 20, 10),  # case 1, even: λ = 637.5, d = 2000
 ]
 
-# The quick suite: the fast subset of make test and make demo. 4 chains x 2000 draws put the MCSE
-# at about 4% of λ; with the step-size bias of these settings (about 2%, docs/validation.md) a
-# 15% band is about three MCSE plus the bias, so a correct estimator fails it with odds well
-# below 1 in 100, while any real error of the size the peer library tolerates (40%) fails.
+# The quick suite: the fast subset of make test and make demo, two Aoyagi-Watanabe regions
+# (case 1 and case 4). 4 chains x 4000 draws put the (epoch-block) MCSE at about 3-4% of λ; the
+# converged values of these two datasets are within 3% (docs/validation.md), so a 15% band is
+# about three MCSE plus that, while the errors the peer library tolerates (40%) fail clearly.
+# rrr(4,8,3,0) is left to the full suite: its dataset's converged value is already +8%, which
+# leaves a short run no room inside 15%.
 SUITES: dict[str, list[Case]] = {
-    "quick": [_rrr(5, 5, 3, 1, 0.15), _rrr(4, 8, 3, 0, 0.15)],
+    "quick": [_rrr(5, 5, 3, 1, 0.15), _rrr(3, 3, 6, 1, 0.15)],
     "rrr": [_rrr(*c, 0.10) for c in RRR_CASES],
 }
 
