@@ -71,6 +71,15 @@ def _energy_summary(fits: list[TemperedFit]) -> dict[str, np.ndarray]:
     }
 
 
+def _fits_at(model, data, betas, n: int, kw: dict[str, Any]) -> list[TemperedFit]:
+    """One tempered fit per β (β = 0 samples the prior), each with its own seed."""
+    seed = kw.get("seed", 0)
+    return [
+        _sample(model, data, beta=float(b), n=n, **(kw | {"seed": seed + j}))
+        for j, b in enumerate(betas)
+    ]
+
+
 def wbic(fit: TemperedFit) -> GlobalEstimate:
     """WBIC :math:`= E^{\\beta}[nL_n]` from a fit sampled at :math:`\\beta = 1/\\log n`.
 
@@ -169,6 +178,7 @@ def rlct(
     if method == "variance" or (method == "multi_temperature" and reweight):
         fit = sample_tempered(model, data, beta=beta0, n=n, **kw)
         fits = [fit]
+        summary = _energy_summary(fits)
         if method == "variance":
             est = rl.variance_rlct(fit.energy, beta0)
             value, se = est.value, est.se
@@ -186,11 +196,7 @@ def rlct(
                 "reweighted": True,
             }
     else:
-        seed = sample_kwargs.get("seed", 0)
-        fits = [
-            sample_tempered(model, data, beta=float(b), n=n, **(kw | {"seed": seed + j}))
-            for j, b in enumerate(betas_arr)
-        ]
+        fits = _fits_at(model, data, betas_arr, n, kw)  # betas_arr was checked > 0 above
         summary = _energy_summary(fits)
         if method == "two_temperature":
             (b1, b2), (e1, e2), (s1, s2) = betas_arr, summary["energy_mean"], summary["energy_se"]
@@ -199,7 +205,6 @@ def rlct(
             res = rl.multi_temperature(betas_arr, summary["energy_mean"], summary["energy_se"])
         value, se = res.rlct, res.se
         details = {"betas": betas_arr, "intercept": res.intercept, "reweighted": False}
-    summary = _energy_summary(fits)
     attrs = {"estimator": "rlct", "method": method, "n": n, "rlct": value, "rlct_se": se}
     return GlobalEstimate(float(value), float(se), method, _tree(fits, summary, attrs), details)
 
@@ -226,13 +231,8 @@ def free_energy(
     n = _infer_n(observed_sites(model, data), n)
     num = check_int("num_temperatures", num_temperatures, low=2)
     ts = fe.ti_schedule(num, power)
-    kw = dict(sample_kwargs, keep_log_likelihood=False)
-    seed = sample_kwargs.get("seed", 0)
     # t = 0 samples the prior itself (tempering by 0 drops the likelihood).
-    fits = [
-        _sample(model, data, beta=float(t), n=n, **(kw | {"seed": seed + k}))
-        for k, t in enumerate(ts)
-    ]
+    fits = _fits_at(model, data, ts, n, dict(sample_kwargs, keep_log_likelihood=False))
     summary = _energy_summary(fits)
     if method == "thermodynamic":
         est = fe.thermodynamic(ts, summary["energy_mean"], summary["energy_se"])
