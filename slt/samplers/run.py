@@ -15,12 +15,15 @@ losses at :math:`w^*` -- a hundred times the largest excess a sampled chain can 
 most d/2, and minibatch noise moves the loss by about :math:`s^*`). The flag is sticky:
 once a chain diverges, every later draw of it is marked too.
 
-The whole run is one ``jit``-compiled call: no host synchronisation per step. When several
+The whole run is one ``jit``-compiled call: no host synchronisation per step. Given an
+:class:`AlgorithmBuilder`, the compiled program is kept and reused by later calls. When several
 devices are visible, chains are split over them with :func:`jax.shard_map` (each device runs its
 own chains; nothing is communicated), so the numbers do not depend on the device count.
 """
 
-from typing import NamedTuple
+import functools
+from collections.abc import Hashable
+from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +35,7 @@ from slt.base import SamplingAlgorithm
 from slt.data import Batcher, batch_at
 from slt.tree import tree_size, tree_sq_norm, tree_sub
 
-__all__ = ["Trace", "run_chains", "chain_devices"]
+__all__ = ["AlgorithmBuilder", "Settings", "Trace", "chain_devices", "run_chains"]
 
 
 class Trace(NamedTuple):
@@ -67,62 +70,50 @@ def chain_devices(num_chains: int) -> list[jax.Device]:
     return devices[:k]
 
 
-def run_chains(
-    rng_key: PRNGKey,
+class Settings(NamedTuple):
+    """The static settings of a run: changing any of them compiles a new program."""
+
+    num_chains: int
+    num_draws: int
+    num_burnin: int = 0
+    steps_per_draw: int = 1
+    batch_size: int = 1
+    params_every: int = 0
+    shard: bool = True
+
+
+class AlgorithmBuilder(Hashable, Protocol):
+    """Builds the sampler inside the compiled program from the center and traced settings.
+
+    It must be hashable by value (a NamedTuple of hashables, a module-level function) so that
+    runs with the same builder share one compiled program: ``hyper`` holds the numbers (step
+    size, nβ, γ, ...) as traced scalars, so changing them does not recompile.
+    """
+
+    def __call__(self, center: ArrayTree, hyper: dict[str, jax.Array]) -> SamplingAlgorithm: ...
+
+
+def _program(
     algorithm: SamplingAlgorithm,
     loss_fn,
-    center: ArrayTree,
-    data: Batch,
-    *,
-    nbeta: float,
-    num_chains: int,
-    num_draws: int,
-    num_burnin: int = 0,
-    steps_per_draw: int = 1,
-    batch_size: int,
-    divergence_threshold: float | None = None,
-    params_every: int = 0,
-    shard: bool = True,
-) -> Trace:
-    """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
-
-    Parameters
-    ----------
-    rng_key
-        Split into one key per chain; the same key gives the same trace, bit for bit on CPU.
-    algorithm
-        The sampler (``init``/``step``).
-    loss_fn
-        ``loss_fn(params, batch) -> scalar``, for the initial-loss estimate at ``center``.
-    center
-        :math:`w^*`: every chain starts here, and ``distance`` is measured from here.
-    data
-        Pytree of arrays with a shared leading axis n.
-    nbeta
-        :math:`n\\beta`, to express the divergence threshold in tempered units.
-    num_chains, num_draws, num_burnin, steps_per_draw
-        Chains; kept draws; discarded steps; steps per kept draw. With ``steps_per_draw = k > 1``
-        a draw's ``loss`` is the mean of its block's k minibatch losses and the other statistics
-        are those of the block's first step.
-    batch_size
-        Minibatch size b, ``1 <= b <= n``.
-    divergence_threshold
-        Bound on :math:`n\\beta(L_B(w) - \\hat L(w^*))` above which a step counts as diverging;
-        ``None`` for the default above.
-    params_every
-        Keep the position every ``params_every`` draws (0 keeps none, so memory does not grow
-        with the parameter count times the draws).
-    shard
-        Split chains over the visible devices.
-    """
-    n = jax.tree.leaves(data)[0].shape[0]
-    batcher = Batcher(n, batch_size)
-    dim = tree_size(center)
+    settings: Settings,
+    nbeta,
+    divergence_threshold,
+):
+    """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted)."""
+    num_draws, steps_per_draw, params_every = (
+        settings.num_draws,
+        settings.steps_per_draw,
+        settings.params_every,
+    )
     groups, per_group = (
         (num_draws // params_every, params_every) if params_every else (1, num_draws)
     )
 
     def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
+        n = jax.tree.leaves(data)[0].shape[0]
+        batcher = Batcher(n, settings.batch_size)
+        dim = tree_size(center)
         batch_key, init_key, run_key = jax.random.split(key, 3)
         perm0 = jnp.arange(n)
 
@@ -162,22 +153,109 @@ def run_chains(
             return carry, (stats, carry[0].position if params_every else None)
 
         carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
-        carry, warmup = jax.lax.scan(step_fn, carry, jnp.arange(num_burnin))
-        starts = num_burnin + steps_per_draw * per_group * jnp.arange(groups)
+        carry, warmup = jax.lax.scan(step_fn, carry, jnp.arange(settings.num_burnin))
+        starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
         _, (stats, positions) = jax.lax.scan(group_fn, carry, starts)
         stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
         return init_loss, init_sd, stats, warmup, positions
 
-    keys = jax.random.split(rng_key, num_chains)
     run = jax.vmap(one_chain, in_axes=(0, None, None))
-    devices = chain_devices(num_chains) if shard else jax.devices()[:1]
+    devices = chain_devices(settings.num_chains) if settings.shard else jax.devices()[:1]
     if len(devices) > 1:
         mesh = Mesh(np.array(devices), ("chain",))
         chain, rep = PartitionSpec("chain"), PartitionSpec()
         run = jax.shard_map(
             run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain, check_vma=False
         )
-    init_loss, init_sd, stats, warmup, positions = jax.device_get(jax.jit(run)(keys, center, data))
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshold: bool):
+    """One jitted program per (builder, loss, settings); JAX caches it per input shape."""
+
+    def program(keys, center, data, hyper):
+        run = _program(
+            build(center, hyper),
+            loss_fn,
+            settings,
+            hyper["nbeta"],
+            hyper["divergence_threshold"] if has_threshold else None,
+        )
+        return run(keys, center, data)
+
+    return jax.jit(program)
+
+
+def run_chains(
+    rng_key: PRNGKey,
+    algorithm: SamplingAlgorithm | AlgorithmBuilder,
+    loss_fn,
+    center: ArrayTree,
+    data: Batch,
+    *,
+    nbeta: float,
+    num_chains: int,
+    num_draws: int,
+    num_burnin: int = 0,
+    steps_per_draw: int = 1,
+    batch_size: int,
+    divergence_threshold: float | None = None,
+    params_every: int = 0,
+    shard: bool = True,
+    hyper: dict[str, float] | None = None,
+) -> Trace:
+    """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
+
+    Parameters
+    ----------
+    rng_key
+        Split into one key per chain; the same key gives the same trace, bit for bit on CPU.
+    algorithm
+        The sampler (``init``/``step``), or an :class:`AlgorithmBuilder` called inside the
+        compiled program as ``algorithm(center, hyper)``. A built sampler closes over its
+        numbers, so every call compiles afresh; a builder gets them traced, and every later
+        call with an equal builder, the same ``loss_fn`` and settings and arrays of the same
+        shapes reuses the compiled program (the path :func:`slt.llc` takes).
+    loss_fn
+        ``loss_fn(params, batch) -> scalar``, for the initial-loss estimate at ``center``.
+    center
+        :math:`w^*`: every chain starts here, and ``distance`` is measured from here.
+    data
+        Pytree of arrays with a shared leading axis n.
+    nbeta
+        :math:`n\\beta`, to express the divergence threshold in tempered units.
+    num_chains, num_draws, num_burnin, steps_per_draw
+        Chains; kept draws; discarded steps; steps per kept draw. With ``steps_per_draw = k > 1``
+        a draw's ``loss`` is the mean of its block's k minibatch losses and the other statistics
+        are those of the block's first step.
+    batch_size
+        Minibatch size b, ``1 <= b <= n``.
+    divergence_threshold
+        Bound on :math:`n\\beta(L_B(w) - \\hat L(w^*))` above which a step counts as diverging;
+        ``None`` for the default above.
+    params_every
+        Keep the position every ``params_every`` draws (0 keeps none, so memory does not grow
+        with the parameter count times the draws).
+    shard
+        Split chains over the visible devices.
+    hyper
+        With a builder: the numbers it reads (``nbeta`` and ``divergence_threshold`` are added).
+    """
+    settings = Settings(
+        num_chains, num_draws, num_burnin, steps_per_draw, batch_size, params_every, shard
+    )
+    keys = jax.random.split(rng_key, num_chains)
+    if isinstance(algorithm, SamplingAlgorithm):
+        run = _program(algorithm, loss_fn, settings, nbeta, divergence_threshold)
+        out = jax.jit(run)(keys, center, data)
+    else:
+        values = dict(hyper or {}, nbeta=nbeta)
+        if divergence_threshold is not None:
+            values["divergence_threshold"] = divergence_threshold
+        program = _compiled(algorithm, loss_fn, settings, divergence_threshold is not None)
+        out = program(keys, center, data, values)
+    init_loss, init_sd, stats, warmup, positions = jax.device_get(out)
     return Trace(  # writable host copies
         np.array(init_loss),
         np.array(init_sd),

@@ -12,7 +12,7 @@ singularity-aware complexity measure*, AISTATS, arXiv:2308.12108:
 
 import importlib.metadata
 import warnings
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import jax
 import numpy as np
@@ -38,10 +38,35 @@ from slt.workflows.checks import (
     resolve_nbeta,
 )
 
-__all__ = ["SAMPLERS", "DivergenceError", "DivergenceWarning", "build_sampler", "llc"]
+__all__ = [
+    "SAMPLERS",
+    "DivergenceError",
+    "DivergenceWarning",
+    "LocalSampler",
+    "build_sampler",
+    "check_sampler",
+    "llc",
+]
 
 SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
 _OPTIONS = {"sgld": set(), "rmsprop_sgld": {"beta2", "eps"}, "sgnht": {"diffusion"}}
+
+
+def check_sampler(name: str, *, mala: bool = False, options: dict[str, Any] | None = None) -> None:
+    """Raise ``ValueError`` unless ``name``, ``mala`` and ``options`` make a valid sampler."""
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {name!r}")
+    unknown = set(options or {}) - _OPTIONS[name]
+    if unknown:
+        valid = ", ".join(sorted(_OPTIONS[name])) or "none"
+        raise ValueError(
+            f"sampler_options {sorted(unknown)} do not apply to {name!r} (valid: {valid})"
+        )
+    if mala and name == "sgnht":
+        raise ValueError(
+            "mala_diagnostic applies to the Langevin samplers ('sgld', 'rmsprop_sgld'); "
+            "'sgnht' has momentum and no MALA proposal"
+        )
 
 
 def build_sampler(
@@ -53,25 +78,40 @@ def build_sampler(
     options: dict[str, Any] | None = None,
 ) -> SamplingAlgorithm:
     """The named SG-MCMC sampler on ``posterior``; ``options`` are its extra settings."""
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {name!r}")
+    check_sampler(name, mala=mala, options=options)
     options = dict(options or {})
-    unknown = set(options) - _OPTIONS[name]
-    if unknown:
-        valid = ", ".join(sorted(_OPTIONS[name])) or "none"
-        raise ValueError(
-            f"sampler_options {sorted(unknown)} do not apply to {name!r} (valid: {valid})"
-        )
     if name == "sgld":
         return sgld(posterior, step_size, mala=mala)
     if name == "rmsprop_sgld":
         return rmsprop_sgld(posterior, step_size, mala=mala, **options)
-    if mala:
-        raise ValueError(
-            "mala_diagnostic applies to the Langevin samplers ('sgld', 'rmsprop_sgld'); "
-            "'sgnht' has momentum and no MALA proposal"
-        )
     return sgnht(posterior, step_size, **options)
+
+
+class LocalSampler(NamedTuple):
+    """Builds the sampler of :func:`llc` inside the compiled program (an ``AlgorithmBuilder``).
+
+    Everything that changes the program is a field (hashable, compared by value; ``loss_fn`` by
+    identity); the numbers (``nbeta``, ``gamma``, ``step_size`` and the sampler options) arrive
+    traced in ``hyper``, so a second :func:`llc` call that changes only them reuses the compiled
+    program.
+    """
+
+    sampler: str
+    loss_fn: LossFn
+    mala: bool = False
+    option_names: tuple[str, ...] = ()
+    prior_scale: float | None = None
+
+    def __call__(self, center: ArrayTree, hyper: dict[str, Any]) -> SamplingAlgorithm:
+        """The localized tempered posterior at ``center`` and its sampler."""
+        prior = gaussian_prior(scale=self.prior_scale) if self.prior_scale is not None else None
+        posterior = localized_posterior(
+            self.loss_fn, center, nbeta=hyper["nbeta"], gamma=hyper["gamma"], prior=prior
+        )
+        options = {k: hyper[k] for k in self.option_names}
+        return build_sampler(
+            self.sampler, posterior, hyper["step_size"], mala=self.mala, options=options
+        )
 
 
 def llc(
@@ -193,21 +233,15 @@ def llc(
         check_positive("prior_scale", prior_scale)
     if divergence_threshold is not None:
         check_positive("divergence_threshold", divergence_threshold)
-    if sampler not in SAMPLERS:
-        raise ValueError(
-            f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {sampler!r}"
-        )
+    check_sampler(sampler, mala=mala_diagnostic, options=sampler_options)
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
 
-    prior = gaussian_prior(scale=prior_scale) if prior_scale is not None else None
-    posterior = localized_posterior(loss_fn, params, nbeta=nbeta_value, gamma=gamma, prior=prior)
-    algorithm = build_sampler(
-        sampler, posterior, step_size, mala=mala_diagnostic, options=sampler_options
-    )
+    options = dict(sampler_options or {})
+    builder = LocalSampler(sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale)
     trace = run_chains(
         jax.random.key(seed),
-        algorithm,
+        builder,
         loss_fn,
         params,
         data,
@@ -220,6 +254,7 @@ def llc(
         divergence_threshold=divergence_threshold,
         params_every=params_every,
         shard=shard,
+        hyper={"gamma": gamma, "step_size": step_size} | options,
     )
 
     diverged = trace.sample_stats["diverging"].any(axis=1)
