@@ -30,7 +30,8 @@ class temper(Messenger):  # noqa: N801 - NumPyro's handlers are lower-case class
     """
 
     def __init__(self, fn: Callable[..., Any] | None = None, beta: float = 1.0) -> None:
-        if not (np.isfinite(beta) and beta >= 0):
+        # A traced β (a compiled program sampling several temperatures) is checked by its caller.
+        if not isinstance(beta, jax.core.Tracer) and not (np.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0; got {beta!r}")
         self.beta = beta
         super().__init__(fn)

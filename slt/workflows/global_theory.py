@@ -25,7 +25,13 @@ from slt.estimators import waic as wa
 from slt.estimators import wbic as wb
 from slt.tempering import observed_sites
 from slt.workflows.checks import check_int
-from slt.workflows.tempered import TemperedFit, _infer_n, _sample, sample_tempered, wbic_beta
+from slt.workflows.tempered import (
+    TemperedFit,
+    TemperedSampler,
+    _infer_n,
+    sample_tempered,
+    wbic_beta,
+)
 
 __all__ = ["GlobalEstimate", "free_energy", "rlct", "waic", "wbic"]
 
@@ -73,11 +79,10 @@ def _energy_summary(fits: list[TemperedFit]) -> dict[str, np.ndarray]:
 
 def _fits_at(model, data, betas, n: int, kw: dict[str, Any]) -> list[TemperedFit]:
     """One tempered fit per β (β = 0 samples the prior), each with its own seed."""
-    seed = kw.get("seed", 0)
-    return [
-        _sample(model, data, beta=float(b), n=n, **(kw | {"seed": seed + j}))
-        for j, b in enumerate(betas)
-    ]
+    kw = dict(kw)
+    seed = check_int("seed", kw.pop("seed", 0), low=0)
+    sampler = TemperedSampler(model, data, n=n, **kw)  # compiled once for every β
+    return [sampler.fit(float(b), seed + j) for j, b in enumerate(betas)]
 
 
 def wbic(fit: TemperedFit) -> GlobalEstimate:

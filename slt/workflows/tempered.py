@@ -25,7 +25,13 @@ from slt.estimators.wbic import wbic_beta
 from slt.tempering import observed_sites, temper
 from slt.workflows.checks import check_int, check_positive
 
-__all__ = ["TEMPERED_SAMPLERS", "TemperedFit", "sample_tempered", "wbic_beta"]
+__all__ = [
+    "TEMPERED_SAMPLERS",
+    "TemperedFit",
+    "TemperedSampler",
+    "sample_tempered",
+    "wbic_beta",
+]
 
 TEMPERED_SAMPLERS = ("nuts", "hmc", "mala")
 _EXTRA = (
@@ -193,97 +199,134 @@ def sample_tempered(
     )
 
 
+class TemperedSampler:
+    """One NumPyro MCMC of ``model`` on ``data``, compiled once and run at any β.
+
+    β enters the compiled program as an argument (with the data arrays), so sampling several
+    temperatures of one model (the multi-temperature RLCT, thermodynamic integration) compiles
+    once instead of once per temperature. β = 0 samples the prior (for TI); the public entry
+    point :func:`sample_tempered` requires β > 0.
+    """
+
+    def __init__(
+        self,
+        model,
+        data: dict[str, Any],
+        *,
+        sampler: str = "nuts",
+        num_chains: int = 4,
+        num_warmup: int = 1000,
+        num_samples: int = 1000,
+        n: int | None = None,
+        target_accept_prob: float | None = None,
+        dense_mass: bool = False,
+        max_tree_depth: int = 8,
+        keep_log_likelihood: bool = True,
+        max_divergent_fraction: float = 0.01,
+    ) -> None:
+        self.num_chains = check_int("num_chains", num_chains, low=1)
+        self.num_warmup = check_int("num_warmup", num_warmup, low=0)
+        self.num_samples = check_int("num_samples", num_samples, low=1)
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"data must be a dict of keyword arguments for model; got {type(data)}"
+            )
+        self.model, self.data, self.sampler = model, data, sampler
+        self.sites = observed_sites(model, data)
+        self.n = _infer_n(self.sites, n)
+        self.max_tree_depth = check_int("max_tree_depth", max_tree_depth, low=1)
+        self.target_accept_prob = target_accept_prob
+        self.keep_log_likelihood = keep_log_likelihood
+        self.max_divergent_fraction = max_divergent_fraction
+        arrays = {k: v for k, v in data.items() if isinstance(v, np.ndarray | jax.Array)}
+        static = {k: v for k, v in data.items() if k not in arrays}
+
+        def tempered(beta, **arrays):
+            temper(model, beta=beta)(**arrays, **static)
+
+        self._arrays = arrays
+        kernel = _kernel(tempered, sampler, target_accept_prob, dense_mass, self.max_tree_depth)
+        self._mcmc = MCMC(
+            kernel,
+            num_warmup=self.num_warmup,
+            num_samples=self.num_samples,
+            num_chains=self.num_chains,
+            chain_method="vectorized",
+            progress_bar=False,
+            jit_model_args=True,
+        )
+
+    def fit(self, beta: float, seed: int = 0) -> TemperedFit:
+        """Draws at inverse temperature ``beta`` (>= 0) from ``seed``."""
+        beta = check_positive("beta", beta, allow_zero=True)
+        seed = check_int("seed", seed, low=0)
+        n, sites, sampler = self.n, self.sites, self.sampler
+        mcmc = self._mcmc
+        mcmc.run(jax.random.key(seed), beta, extra_fields=_EXTRA, **self._arrays)
+        samples = mcmc.get_samples(group_by_chain=True)
+        extra = mcmc.get_extra_fields(group_by_chain=True)
+        pointwise = pointwise_log_likelihood(self.model, samples, self.data, sites)
+        energy = -pointwise.sum(axis=-1).astype(np.float64)
+
+        diverging = np.asarray(extra["diverging"], bool)
+        stats = {
+            "lp": -np.asarray(extra["potential_energy"]),
+            "energy": np.asarray(extra["energy"]),
+            "diverging": diverging,
+            "acceptance_rate": np.asarray(extra["accept_prob"]),
+            "step_size": np.asarray(extra["adapt_state.step_size"]),
+            "n_steps": np.asarray(extra["num_steps"]),
+            "reached_max_treedepth": np.asarray(extra["num_steps"]) >= 2**self.max_tree_depth - 1
+            if sampler == "nuts"
+            else np.zeros_like(diverging),
+            "loss": energy / n,
+        }
+        groups: dict[str, dict[str, np.ndarray]] = {
+            "posterior": {k: np.asarray(v) for k, v in samples.items()},
+            "sample_stats": stats,
+        }
+        if self.keep_log_likelihood:
+            groups["log_likelihood"] = {"obs": pointwise}
+        dt = from_dict(groups, dims={"obs": ["obs_id"]})
+        num_divergent = int(diverging.sum())
+        attrs = {
+            "inference_library": "slt",
+            "slt_version": importlib.metadata.version("slt"),
+            "jax_version": jax.__version__,
+            "numpyro_version": importlib.metadata.version("numpyro"),
+            "estimator": "tempered_posterior",
+            "sampler": sampler,
+            "beta": beta,
+            "n": n,
+            "num_chains": self.num_chains,
+            "num_warmup": self.num_warmup,
+            "num_samples": self.num_samples,
+            "seed": seed,
+            "x64": bool(jnp.zeros(()).dtype == jnp.float64),
+            "num_divergent": num_divergent,
+            "observed_sites": list(sites),
+        }
+        dt.attrs.update({k: attr_value(v) for k, v in attrs.items()})
+        if num_divergent > self.max_divergent_fraction * diverging.size:
+            warnings.warn(
+                f"{num_divergent} of {diverging.size} transitions diverged at beta={beta:g} "
+                f"(sampler {sampler!r}); raise target_accept_prob (now "
+                f"{self.target_accept_prob or 'default'}) or reparametrize the model",
+                DivergenceWarning,
+                stacklevel=3,
+            )
+        return TemperedFit(dt, beta, n, energy, num_divergent)
+
+
 def _sample(
     model,
     data: dict[str, Any],
     *,
     beta: float,
-    sampler: str = "nuts",
-    num_chains: int = 4,
-    num_warmup: int = 1000,
-    num_samples: int = 1000,
     seed: int = 0,
-    n: int | None = None,
-    target_accept_prob: float | None = None,
-    dense_mass: bool = False,
-    max_tree_depth: int = 8,
-    keep_log_likelihood: bool = True,
-    max_divergent_fraction: float = 0.01,
+    **kwargs: Any,
 ) -> TemperedFit:
     """:func:`sample_tempered` without the β > 0 check: β = 0 samples the prior (for TI)."""
     beta = check_positive("beta", beta, allow_zero=True)
-    num_chains = check_int("num_chains", num_chains, low=1)
-    num_warmup = check_int("num_warmup", num_warmup, low=0)
-    num_samples = check_int("num_samples", num_samples, low=1)
     seed = check_int("seed", seed, low=0)
-    if not isinstance(data, dict):
-        raise ValueError(f"data must be a dict of keyword arguments for model; got {type(data)}")
-    sites = observed_sites(model, data)
-    n = _infer_n(sites, n)
-
-    max_tree_depth = check_int("max_tree_depth", max_tree_depth, low=1)
-    kernel = _kernel(
-        temper(model, beta=beta), sampler, target_accept_prob, dense_mass, max_tree_depth
-    )
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
-    mcmc.run(jax.random.key(seed), extra_fields=_EXTRA, **data)
-    samples = mcmc.get_samples(group_by_chain=True)
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    pointwise = pointwise_log_likelihood(model, samples, data, sites)
-    energy = -pointwise.sum(axis=-1).astype(np.float64)
-
-    diverging = np.asarray(extra["diverging"], bool)
-    stats = {
-        "lp": -np.asarray(extra["potential_energy"]),
-        "energy": np.asarray(extra["energy"]),
-        "diverging": diverging,
-        "acceptance_rate": np.asarray(extra["accept_prob"]),
-        "step_size": np.asarray(extra["adapt_state.step_size"]),
-        "n_steps": np.asarray(extra["num_steps"]),
-        "reached_max_treedepth": np.asarray(extra["num_steps"]) >= 2**max_tree_depth - 1
-        if sampler == "nuts"
-        else np.zeros_like(diverging),
-        "loss": energy / n,
-    }
-    groups: dict[str, dict[str, np.ndarray]] = {
-        "posterior": {k: np.asarray(v) for k, v in samples.items()},
-        "sample_stats": stats,
-    }
-    if keep_log_likelihood:
-        groups["log_likelihood"] = {"obs": pointwise}
-    dt = from_dict(groups, dims={"obs": ["obs_id"]})
-    num_divergent = int(diverging.sum())
-    attrs = {
-        "inference_library": "slt",
-        "slt_version": importlib.metadata.version("slt"),
-        "jax_version": jax.__version__,
-        "numpyro_version": importlib.metadata.version("numpyro"),
-        "estimator": "tempered_posterior",
-        "sampler": sampler,
-        "beta": beta,
-        "n": n,
-        "num_chains": num_chains,
-        "num_warmup": num_warmup,
-        "num_samples": num_samples,
-        "seed": seed,
-        "x64": bool(jnp.zeros(()).dtype == jnp.float64),
-        "num_divergent": num_divergent,
-        "observed_sites": list(sites),
-    }
-    dt.attrs.update({k: attr_value(v) for k, v in attrs.items()})
-    if num_divergent > max_divergent_fraction * diverging.size:
-        warnings.warn(
-            f"{num_divergent} of {diverging.size} transitions diverged at beta={beta:g} "
-            f"(sampler {sampler!r}); raise target_accept_prob (now "
-            f"{target_accept_prob or 'default'}) or reparametrize the model",
-            DivergenceWarning,
-            stacklevel=3,
-        )
-    return TemperedFit(dt, beta, n, energy, num_divergent)
+    return TemperedSampler(model, data, **kwargs).fit(beta, seed)
