@@ -181,3 +181,19 @@ def test_bad_data():
     bad[3, 1] = np.inf
     with pytest.raises(ValueError, match="non-finite"):
         slt.llc(fn, params, {"x": bad, "y": data["y"]}, **SMALL)
+
+
+def test_a_second_call_reuses_the_compiled_program_with_the_new_numbers():
+    from slt.samplers import run as run_module
+
+    fn, params, data = regression()
+    first = slt.llc(fn, params, data, **SMALL)
+    before = run_module._compiled.cache_info()
+    second = slt.llc(fn, params, data, **(SMALL | {"step_size": 2e-3, "gamma": 5.0}))
+    after = run_module._compiled.cache_info()
+    assert after.hits == before.hits + 1 and after.misses == before.misses
+    # The new step size and gamma were used, not the compiled-in old ones.
+    stats = second.datatree["sample_stats"]
+    assert np.allclose(stats["step_size"], 2e-3)
+    assert second.llc != first.llc
+    assert second.datatree.attrs["gamma"] == 5.0
