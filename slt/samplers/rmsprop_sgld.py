@@ -11,7 +11,11 @@ Hitchcock & Hoogland (arXiv:2507.21449, App. D.3), after Li et al. (2016, pSGLD)
     w_{t+1} = w_t + \tfrac{\epsilon_t}{2}\odot\nabla\log p(w_t) + \sqrt{\epsilon_t}\odot\xi_t,
 
 where :math:`\nabla\log p = -n\beta g_t - \gamma(w_t - w^*) + \nabla\log\varphi`. Typical
-:math:`b_2 = 0.999`, :math:`a = 10^{-8}`. The small correction term of pSGLD
+:math:`b_2 = 0.999`, :math:`a = 10^{-8}`. A coordinate with :math:`v_t = 0` (its gradient has been
+exactly zero on every step so far) takes the base step :math:`\epsilon` instead of
+:math:`\epsilon/a`: at a point where every per-sample gradient vanishes (the origin of a
+rank-0 reduced-rank model, the true parameter) the reference rule's first step is
+:math:`\sqrt{\epsilon/a}` and diverges at once. The small correction term of pSGLD
 (the divergence of the preconditioner) is dropped, as in the reference.
 """
 
@@ -65,7 +69,13 @@ def build_kernel(
             lambda s, g: beta2 * s + (1 - beta2) * g * g, state.square_avg, ev.loss_grad
         )
         correction = 1.0 - beta2 ** count.astype(ev.loss.dtype)
-        steps = jax.tree.map(lambda s: step_size / (jnp.sqrt(s / correction) + eps), v)
+        # A coordinate whose gradient has been exactly 0 so far (every coordinate at a point
+        # such as the origin of a reduced-rank model, where all per-sample gradients vanish)
+        # has no scale yet: it takes the base step, not the step / eps of an empty average.
+        steps = jax.tree.map(
+            lambda s: jnp.where(s > 0, step_size / (jnp.sqrt(s / correction) + eps), step_size),
+            v,
+        )
         noise = tree_normal_like(rng_key, w)
         new = jax.tree.map(
             lambda x, e, g, z: x + (0.5 * e) * g + jnp.sqrt(e) * z,

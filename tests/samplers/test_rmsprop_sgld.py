@@ -190,3 +190,26 @@ def test_stationary_mean_and_variance():
     assert np.all(rel_se < 0.012)
     np.testing.assert_array_less(lo - 5 * rel_se, rel_var)
     np.testing.assert_array_less(rel_var, hi + 0.01 + 5 * rel_se)
+
+
+def test_a_point_where_every_gradient_vanishes_takes_the_base_step():
+    # f(w) = w0 * w1 at the origin: every per-sample gradient of the loss is exactly 0, as at
+    # the rank-0 teacher of reduced-rank regression. The reference rule would step
+    # sqrt(eps / a) = 10 here; the coordinate has no scale yet, so it takes the base step.
+    def loss(w, batch):
+        return 0.5 * jnp.mean((batch["y"] - batch["x"] * w[0] * w[1]) ** 2)
+
+    rng = np.random.default_rng(1)
+    batch = {"x": jnp.asarray(rng.normal(size=64)), "y": jnp.asarray(rng.normal(size=64))}
+    origin = jnp.zeros(2)
+    eps = 1e-6
+    alg = rmsprop_sgld(localized_posterior(loss, origin, nbeta=100.0, gamma=1.0), eps)
+    state = alg.init(origin, jax.random.key(0))
+    state, info = alg.step(jax.random.key(1), state, batch)
+    assert float(info.grad_norm) == 0.0
+    assert float(info.step_size) == pytest.approx(eps)
+    # The move is sqrt(eps) * xi: a few times 1e-3, not 10.
+    assert float(jnp.max(jnp.abs(state.position))) < 10 * np.sqrt(eps)
+    # After the first move the gradients are non-zero and the preconditioner takes over.
+    state, info = alg.step(jax.random.key(2), state, batch)
+    assert float(info.grad_norm) > 0 and float(info.step_size) != pytest.approx(eps)
