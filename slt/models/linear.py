@@ -82,4 +82,5 @@ def make(d: int, *, n: int = 1000, seed: int = 0, dtype: str = "float32") -> Glo
         data={"x": x.astype(dtype), "y": y.astype(dtype)},
         n=n,
         exact=exact,
+        truth={"w": w0.astype(dtype)},
     )

@@ -118,6 +118,7 @@ def make_singular(n: int = 1000, *, seed: int = 0, dtype: str = "float32") -> Gl
         data={"x": x},
         n=x.shape[0],
         exact=mixture_singular(),
+        truth={"a": 0.0, "b": 0.0},
     )
 
 
@@ -182,6 +183,7 @@ def make_regular(
         data={"x": x},
         n=n,
         exact=mixture_regular(),
+        truth={"a": float(a0), "b": float(b0)},
     )
 
 
@@ -216,4 +218,5 @@ def make_two_means(n: int = 1000, *, seed: int = 0, dtype: str = "float32") -> G
         data={"x": x},
         n=x.shape[0],
         exact=mixture_two_means(),
+        truth={"a": 0.5, "b": 0.0, "c": 0.0},
     )

@@ -186,6 +186,7 @@ def make(
         data={"y": y, "k": kt, "h": ht},
         n=n,
         exact=exact,
+        truth={"w": np.zeros(len(kt), y.dtype)},
     )
 
 
@@ -252,4 +253,5 @@ def make_sum(
         data={"y": y, "k": tuple(ks), "h": tuple(hs)},
         n=n,
         exact=exact,
+        truth={f"w_{b}": np.zeros(len(kb), y.dtype) for b, kb in enumerate(ks)},
     )

@@ -3,11 +3,14 @@
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax.numpy as jnp
+import numpy as np
+
 from slt._types import ArrayTree, Batch
 from slt.exact.base import LearningCoefficient
 from slt.posterior import LossFn
 
-__all__ = ["GlobalProblem", "Problem"]
+__all__ = ["GlobalProblem", "Problem", "truth_energy"]
 
 
 class Problem(NamedTuple):
@@ -50,6 +53,10 @@ class GlobalProblem(NamedTuple):
         The number of observations (the n of nL_n).
     exact
         The exact learning coefficient, or ``None``.
+    truth
+        Values of the latent sites at a true parameter :math:`w_0` (one that realizes the
+        data-generating distribution), or ``None``; :func:`truth_energy` gives
+        :math:`nL_n(w_0)` from it.
     """
 
     name: str
@@ -57,3 +64,21 @@ class GlobalProblem(NamedTuple):
     data: dict[str, Any]
     n: int
     exact: LearningCoefficient | None
+    truth: dict[str, Any] | None = None
+
+
+def truth_energy(problem: GlobalProblem) -> float:
+    """:math:`nL_n(w_0) = -\\sum_i \\log p(z_i\\mid w_0)` at the problem's true parameter.
+
+    Raises
+    ------
+    ValueError
+        When the problem has no ``truth``.
+    """
+    if problem.truth is None:
+        raise ValueError(f"problem {problem.name!r} has no truth to evaluate nL_n(w0) at")
+    from numpyro.infer.util import log_likelihood
+
+    latent = {k: jnp.asarray(v)[None] for k, v in problem.truth.items()}
+    ll = log_likelihood(problem.model, latent, **problem.data)
+    return -float(sum(np.sum(np.asarray(v, np.float64)) for v in ll.values()))

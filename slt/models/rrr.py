@@ -157,4 +157,5 @@ def make_global(M: int, N: int, H: int, r: int, *, n: int = 1000, seed: int = 0)
         data={"x": jnp.asarray(x), "y": jnp.asarray(y)},
         n=n,
         exact=exact,
+        truth={"A": truth["A"], "B": truth["B"]},
     )

@@ -88,5 +88,10 @@ def make(H: int, *, n: int = 1000, seed: int = 0, dtype: str = "float32") -> Glo
     x = rng.uniform(-INPUT_BOUND, INPUT_BOUND, size=n).astype(dtype)
     y = rng.normal(size=n).astype(dtype)
     return GlobalProblem(
-        name=f"tanh(H={H},n={n})", model=model, data={"x": x, "y": y, "H": H}, n=n, exact=exact
+        name=f"tanh(H={H},n={n})",
+        model=model,
+        data={"x": x, "y": y, "H": H},
+        n=n,
+        exact=exact,
+        truth={"a": np.zeros(H, x.dtype), "b": np.zeros(H, x.dtype)},
     )

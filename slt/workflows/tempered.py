@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from arviz_base import from_dict
-from numpyro.infer import HMC, MCMC, NUTS
-from numpyro.infer.util import log_likelihood
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import initialize_model, log_likelihood
 
 from slt.diagnostics.convert import attr_value
 from slt.errors import DivergenceWarning
@@ -34,14 +34,6 @@ __all__ = [
 ]
 
 TEMPERED_SAMPLERS = ("nuts", "hmc", "mala")
-_EXTRA = (
-    "potential_energy",
-    "energy",
-    "diverging",
-    "accept_prob",
-    "num_steps",
-    "adapt_state.step_size",
-)
 
 
 class TemperedFit(NamedTuple):
@@ -82,31 +74,28 @@ def _infer_n(sites: dict[str, tuple[int, ...]], n: int | None) -> int:
     return int(leading.pop())
 
 
-def _kernel(
-    model, sampler: str, target_accept_prob: float | None, dense_mass: bool, max_tree_depth: int
-):
+def _hmc_settings(sampler: str, target_accept_prob: float | None, max_tree_depth: int) -> dict:
+    """NumPyro's functional HMC: ``algo`` and the ``init_kernel`` settings of ``sampler``."""
     if sampler not in TEMPERED_SAMPLERS:
         raise ValueError(
             f"sampler must be one of {', '.join(map(repr, TEMPERED_SAMPLERS))}; got {sampler!r}"
         )
     if sampler == "nuts":
-        return NUTS(
-            model,
+        return dict(
+            algo="NUTS",
             target_accept_prob=target_accept_prob or 0.8,
-            dense_mass=dense_mass,
             max_tree_depth=max_tree_depth,
         )
     if sampler == "hmc":
-        return HMC(model, target_accept_prob=target_accept_prob or 0.8, dense_mass=dense_mass)
+        return dict(algo="HMC", target_accept_prob=target_accept_prob or 0.8)
     # MALA is HMC with a single leapfrog step; 0.574 is its optimal acceptance rate (Roberts &
     # Rosenthal 1998). trajectory_length=None: with both set NumPyro cannot adapt the step size
     # (it collapses to ~1e-120 and the chain freezes).
-    return HMC(
-        model,
+    return dict(
+        algo="HMC",
         num_steps=1,
         trajectory_length=None,
         target_accept_prob=target_accept_prob or 0.574,
-        dense_mass=dense_mass,
     )
 
 
@@ -245,42 +234,109 @@ class TemperedSampler:
             temper(model, beta=beta)(**arrays, **static)
 
         self._arrays = arrays
-        kernel = _kernel(tempered, sampler, target_accept_prob, dense_mass, self.max_tree_depth)
-        self._mcmc = MCMC(
-            kernel,
-            num_warmup=self.num_warmup,
-            num_samples=self.num_samples,
-            num_chains=self.num_chains,
-            chain_method="vectorized",
-            progress_bar=False,
-            jit_model_args=True,
+        settings = _hmc_settings(sampler, target_accept_prob, self.max_tree_depth)
+        algo = settings.pop("algo")
+        info, potential_gen, constrain_gen, _ = initialize_model(
+            jax.random.key(0),
+            tempered,
+            model_args=(1.0,),
+            model_kwargs=arrays,
+            dynamic_args=True,
         )
+        self._shape = info.z  # the unconstrained parameters' structure
+        init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo=algo)
+        num_warmup, num_samples = self.num_warmup, self.num_samples
 
-    def fit(self, beta: float, seed: int = 0) -> TemperedFit:
-        """Draws at inverse temperature ``beta`` (>= 0) from ``seed``."""
+        def one_chain(key, beta, arrays):
+            init_key, run_key = jax.random.split(key)
+            leaves, treedef = jax.tree.flatten(self._shape)
+            keys = jax.random.split(init_key, len(leaves))
+            # NumPyro's init_to_uniform: uniform on (-2, 2) in unconstrained space.
+            z0 = jax.tree.unflatten(
+                treedef,
+                [
+                    jax.random.uniform(k, jnp.shape(x), jnp.result_type(x), -2.0, 2.0)
+                    for k, x in zip(keys, leaves, strict=True)
+                ],
+            )
+            args = dict(model_args=(beta,), model_kwargs=arrays)
+            state = init_kernel(
+                z0, num_warmup, dense_mass=dense_mass, rng_key=run_key, **settings, **args
+            )
+
+            def step(state, _):
+                state = sample_kernel(state, **args)
+                return state, None
+
+            def draw(state, _):
+                state = sample_kernel(state, **args)
+                out = (
+                    state.z,
+                    state.potential_energy,
+                    state.energy,
+                    state.diverging,
+                    state.accept_prob,
+                    state.num_steps,
+                    state.adapt_state.step_size,
+                )
+                return state, out
+
+            state, _ = jax.lax.scan(step, state, length=num_warmup)
+            _, (z, pe, energy, div, acc, steps, size) = jax.lax.scan(
+                draw, state, length=num_samples
+            )
+            # Untempered nL_n(w) = U_1(z) - U_0(z): the prior and the log-Jacobian cancel.
+            u1 = jax.vmap(potential_gen(1.0, **arrays))(z)
+            u0 = jax.vmap(potential_gen(0.0, **arrays))(z)
+            samples = jax.vmap(constrain_gen(beta, **arrays))(z)
+            stats = dict(
+                lp=-pe,
+                energy=energy,
+                diverging=div,
+                acceptance_rate=acc,
+                n_steps=steps,
+                step_size=size,
+            )
+            return samples, stats, u1 - u0
+
+        self._program = jax.jit(jax.vmap(one_chain, in_axes=(0, None, None)))
+
+    def fit(self, beta: float, seed: int = 0, data: dict[str, Any] | None = None) -> TemperedFit:
+        """Draws at inverse temperature ``beta`` (>= 0) from ``seed``.
+
+        ``data`` replaces the arrays of the data this sampler was built with (same keys and
+        shapes, e.g. a replicate dataset): the compiled program is reused.
+        """
         beta = check_positive("beta", beta, allow_zero=True)
         seed = check_int("seed", seed, low=0)
         n, sites, sampler = self.n, self.sites, self.sampler
-        mcmc = self._mcmc
-        mcmc.run(jax.random.key(seed), beta, extra_fields=_EXTRA, **self._arrays)
-        samples = mcmc.get_samples(group_by_chain=True)
-        extra = mcmc.get_extra_fields(group_by_chain=True)
-        pointwise = pointwise_log_likelihood(self.model, samples, self.data, sites)
-        energy = -pointwise.sum(axis=-1).astype(np.float64)
-
-        diverging = np.asarray(extra["diverging"], bool)
-        stats = {
-            "lp": -np.asarray(extra["potential_energy"]),
-            "energy": np.asarray(extra["energy"]),
-            "diverging": diverging,
-            "acceptance_rate": np.asarray(extra["accept_prob"]),
-            "step_size": np.asarray(extra["adapt_state.step_size"]),
-            "n_steps": np.asarray(extra["num_steps"]),
-            "reached_max_treedepth": np.asarray(extra["num_steps"]) >= 2**self.max_tree_depth - 1
+        arrays = self._arrays
+        if data is not None:
+            if set(data) != set(self.data):
+                raise ValueError(f"data must have the keys {sorted(self.data)}; got {sorted(data)}")
+            arrays = {k: data[k] for k in arrays}
+            for k, v in arrays.items():
+                if np.shape(v) != np.shape(self._arrays[k]):
+                    raise ValueError(
+                        f"data[{k!r}] must have shape {np.shape(self._arrays[k])}; "
+                        f"got {np.shape(v)}"
+                    )
+        full = dict(self.data, **arrays)
+        keys = jax.random.split(jax.random.key(seed), self.num_chains)
+        samples, raw, energy_draws = jax.device_get(self._program(keys, beta, arrays))
+        if self.keep_log_likelihood:
+            pointwise = pointwise_log_likelihood(self.model, samples, full, sites)
+            energy = -pointwise.sum(axis=-1).astype(np.float64)
+        else:
+            energy = np.asarray(energy_draws, np.float64)
+        stats = {k: np.asarray(v) for k, v in raw.items()}
+        diverging = stats["diverging"] = stats["diverging"].astype(bool)
+        stats["reached_max_treedepth"] = (
+            stats["n_steps"] >= 2**self.max_tree_depth - 1
             if sampler == "nuts"
-            else np.zeros_like(diverging),
-            "loss": energy / n,
-        }
+            else np.zeros_like(diverging)
+        )
+        stats["loss"] = energy / n
         groups: dict[str, dict[str, np.ndarray]] = {
             "posterior": {k: np.asarray(v) for k, v in samples.items()},
             "sample_stats": stats,
