@@ -33,7 +33,7 @@ from slt.workflows.tempered import (
     wbic_beta,
 )
 
-__all__ = ["GlobalEstimate", "free_energy", "rlct", "waic", "wbic"]
+__all__ = ["GlobalEstimate", "free_energy", "rlct", "tempered_fits", "waic", "wbic"]
 
 
 class GlobalEstimate(NamedTuple):
@@ -77,12 +77,21 @@ def _energy_summary(fits: list[TemperedFit]) -> dict[str, np.ndarray]:
     }
 
 
-def _fits_at(model, data, betas, n: int, kw: dict[str, Any]) -> list[TemperedFit]:
-    """One tempered fit per β (β = 0 samples the prior), each with its own seed."""
-    kw = dict(kw)
-    seed = check_int("seed", kw.pop("seed", 0), low=0)
-    sampler = TemperedSampler(model, data, n=n, **kw)  # compiled once for every β
+def tempered_fits(
+    model, data: dict[str, Any], betas, *, n: int | None = None, seed: int = 0, **kwargs: Any
+) -> list[TemperedFit]:
+    """One tempered fit per β in ``betas`` (β = 0 samples the prior), fit j from ``seed + j``.
+
+    The sampler is compiled once for all temperatures (:class:`TemperedSampler`); ``kwargs``
+    are those of :func:`slt.sample_tempered`.
+    """
+    seed = check_int("seed", seed, low=0)
+    sampler = TemperedSampler(model, data, n=n, **kwargs)
     return [sampler.fit(float(b), seed + j) for j, b in enumerate(betas)]
+
+
+def _fits_at(model, data, betas, n: int, kw: dict[str, Any]) -> list[TemperedFit]:
+    return tempered_fits(model, data, betas, n=n, **kw)
 
 
 def wbic(fit: TemperedFit) -> GlobalEstimate:
@@ -221,6 +230,7 @@ def free_energy(
     method: Literal["thermodynamic", "stepping_stone"] = "thermodynamic",
     num_temperatures: int = 24,
     power: float = 5.0,
+    rule: Literal["trapezoid", "hyperbolic"] = "trapezoid",
     n: int | None = None,
     **sample_kwargs: Any,
 ) -> GlobalEstimate:
@@ -228,11 +238,15 @@ def free_energy(
 
     Samples :math:`E^{t}[nL_n]` on the schedule :math:`t_k = (k/K)^{\\text{power}}`,
     k = 0..K (t = 0 is the prior, which must be proper and normalised), and integrates by the
-    trapezoid rule (``"thermodynamic"``) or multiplies stepping-stone ratios
-    (``"stepping_stone"``).
+    trapezoid rule or by interval-wise :math:`a + b/t` interpolation (``"thermodynamic"``
+    with ``rule="trapezoid"`` or ``"hyperbolic"``: the latter is exact in the :math:`1/t`
+    regime of :math:`E^t[nL_n]` and far more accurate on coarse schedules) or multiplies
+    stepping-stone ratios (``"stepping_stone"``).
     """
     if method not in ("thermodynamic", "stepping_stone"):
         raise ValueError(f"method must be 'thermodynamic' or 'stepping_stone'; got {method!r}")
+    if rule not in ("trapezoid", "hyperbolic"):
+        raise ValueError(f"rule must be 'trapezoid' or 'hyperbolic'; got {rule!r}")
     n = _infer_n(observed_sites(model, data), n)
     num = check_int("num_temperatures", num_temperatures, low=2)
     ts = fe.ti_schedule(num, power)
@@ -240,7 +254,7 @@ def free_energy(
     fits = _fits_at(model, data, ts, n, dict(sample_kwargs, keep_log_likelihood=False))
     summary = _energy_summary(fits)
     if method == "thermodynamic":
-        est = fe.thermodynamic(ts, summary["energy_mean"], summary["energy_se"])
+        est = fe.thermodynamic(ts, summary["energy_mean"], summary["energy_se"], rule=rule)
     else:
         est = fe.stepping_stone(ts, [f.energy for f in fits])
     attrs = {"estimator": "free_energy", "method": method, "n": n, "power": power}

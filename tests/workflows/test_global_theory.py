@@ -86,6 +86,19 @@ def test_thermodynamic_integration_matches_the_same_quadrature_of_exact_energies
     assert abs(res.value - _trapezoid_of_exact_energies(3)) < 5 * res.se
 
 
+def test_the_hyperbolic_rule_beats_the_trapezoid_on_exact_energies():
+    # E^t[nL_n] of the conjugate model in closed form; the exact F_n is its marginal likelihood.
+    fe = slt.estimators.free_energy
+    for num in (8, 16):
+        ts = fe.ti_schedule(num)
+        energies = np.array([exact_energy(t) for t in ts])
+        errors = {
+            rule: abs(fe.thermodynamic(ts, energies, rule=rule).value - exact_free_energy())
+            for rule in ("trapezoid", "hyperbolic")
+        }
+        assert errors["hyperbolic"] < 0.5 * errors["trapezoid"], errors
+
+
 @pytest.mark.slow
 def test_thermodynamic_integration_matches_the_marginal_likelihood():
     res = free_energy(model, {"x": X}, num_temperatures=16, **FAST)
