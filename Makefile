@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all validate lint format bench clean
+.PHONY: venv demo test test-all validate validate-global lint format bench clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ test-all: $(STAMP)
 validate: $(STAMP)
 	mkdir -p results
 	$(VENV)/bin/slt validate --suite rrr --json results/rrr.json --report results/rrr.md
+
+# The global RLCT of every exact family and the free energy's growth in n (docs/global.md).
+validate-global: $(STAMP)
+	mkdir -p results
+	$(VENV)/bin/slt validate-global --suite global --json results/global.json --report results/global.md
+	$(VENV)/bin/slt validate-ti --json results/ti.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check slt tests bench validation

@@ -68,3 +68,9 @@ def test_w_squared_end_to_end_on_a_short_run():
     table = format_global_table([row])
     assert "w^2" in table and "passed" in table
     assert "1/1 cases within 10%" in global_summary([row]) or not row.passed
+
+
+def test_cli_rejects_a_bad_global_suite():
+    from slt.cli import main
+
+    assert main(["validate-global", "--suite", "nope"]) == 2
