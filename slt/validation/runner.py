@@ -1,5 +1,6 @@
 """Run a validation suite: estimate every case, compare to the exact value, tabulate."""
 
+import io
 import json
 import math
 import os
@@ -10,7 +11,15 @@ from statistics import median
 from typing import Any, NamedTuple
 
 from slt.data import num_samples
-from slt.validation.suites import BETA0, RUN_LENGTH, SAMPLER_SETTINGS, Case, get_suite
+from slt.errors import DivergenceError
+from slt.validation.suites import (
+    BETA0,
+    RUN_LENGTH,
+    SAMPLER_SETTINGS,
+    Case,
+    get_suite,
+    sampler_settings,
+)
 from slt.workflows.llc import llc
 
 __all__ = [
@@ -22,6 +31,7 @@ __all__ = [
     "to_markdown",
     "write_atomic",
     "write_json",
+    "write_plot",
 ]
 
 
@@ -41,23 +51,41 @@ class Row(NamedTuple):
     tolerance: float
 
 
-def run_case(case: Case, sampler: str, run_length: dict[str, Any], seed: int = 0) -> Row:
-    """Estimate ``case`` with ``sampler`` and the suite's settings; compare to the exact λ."""
+def run_case(
+    case: Case,
+    sampler: str,
+    run_length: dict[str, Any],
+    seed: int = 0,
+    settings: dict[str, Any] | None = None,
+) -> Row:
+    """Estimate ``case`` with ``sampler`` and the suite's settings; compare to the exact λ.
+
+    ``settings`` are the sampler's ``slt.llc`` keyword arguments (step size, batch size, γ);
+    ``None`` takes the reduced-rank ones, ``SAMPLER_SETTINGS[sampler]``.
+    """
+    if settings is None:
+        settings = SAMPLER_SETTINGS[sampler]
     problem = case.make()
     assert problem.exact is not None, f"{case.name} has no exact value"
     start = time.perf_counter()
-    res = llc(
-        problem.loss_fn,
-        problem.params,
-        problem.data,
-        sampler=sampler,  # type: ignore[arg-type]
-        seed=seed,
-        beta=BETA0 / math.log(num_samples(problem.data)),
-        **SAMPLER_SETTINGS[sampler],
-        **run_length,
-    )
-    seconds = time.perf_counter() - start
     exact = problem.exact.rlct
+    try:
+        res = llc(
+            problem.loss_fn,
+            problem.params,
+            problem.data,
+            sampler=sampler,  # type: ignore[arg-type]
+            seed=seed,
+            beta=BETA0 / math.log(num_samples(problem.data)),
+            **settings,
+            **run_length,
+        )
+    except DivergenceError:
+        # Every chain diverged: a failed case, not the end of the suite.
+        nan = math.nan
+        seconds = time.perf_counter() - start
+        return Row(case.name, sampler, exact, nan, nan, nan, nan, nan, seconds, False, case.rel_tol)
+    seconds = time.perf_counter() - start
     rel = (res.llc - exact) / exact
     return Row(
         case=case.name,
@@ -81,14 +109,15 @@ def run_suite(
     rows = []
     for sampler in samplers:
         for case in get_suite(name):
-            rows.append(run_case(case, sampler, RUN_LENGTH[name]))
+            settings = sampler_settings(name, sampler)
+            rows.append(run_case(case, sampler, RUN_LENGTH[name], settings=settings))
             if echo:
                 print(format_table(rows[-1:], header=len(rows) == 1), flush=True)
     return rows
 
 
 _COLUMNS = [  # (field, width, format)
-    ("case", -25, "{}"),
+    ("case", -32, "{}"),
     ("sampler", -13, "{}"),
     ("exact", 8, "{:.2f}"),
     ("estimate", 9, "{:.2f}"),
@@ -139,12 +168,12 @@ def to_markdown(rows: list[Row], title: str) -> str:
     return "\n".join([f"# {title}", "", head, sep, *body, "", summary(rows), ""])
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (temporary file, then rename)."""
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` whole or not at all (temporary file, then rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -156,3 +185,64 @@ def write_json(rows: list[Row], path: str) -> None:
     """Rows as a JSON list of objects (keys: case, exact, estimate, mcse, rel_error, rhat, ess,
     seconds, passed, plus sampler and tolerance)."""
     write_atomic(path, json.dumps([r._asdict() for r in rows], indent=2) + "\n")
+
+
+def write_plot(rows: list[Row], path: str, *, title: str = "", band: float | None = None) -> None:
+    """A log-log scatter of estimated against exact λ as a PNG at ``path`` (written atomically).
+
+    One colour per sampler, error bars of ±2 MCSE, the line y = x and the band
+    ``(1 ± band) x`` shaded; ``band`` defaults to the largest tolerance of the rows. Failed rows
+    are drawn as open markers. Uses matplotlib's Agg canvas directly (no pyplot, no display).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not rows:
+        raise ValueError("write_plot needs at least one row")
+    if band is None:
+        band = max(r.tolerance for r in rows)
+    fig = Figure(figsize=(6.0, 5.5), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    exact = [r.exact for r in rows]
+    lo, hi = min(exact) / 1.5, max(exact) * 1.5
+    grid = [lo * (hi / lo) ** (i / 100) for i in range(101)]
+    ax.fill_between(
+        grid,
+        [g * (1 - band) for g in grid],
+        [g * (1 + band) for g in grid],
+        color="0.85",
+        label=f"±{band:.0%}",
+    )
+    ax.plot(grid, grid, color="0.3", lw=1, label="y = x")
+    colours = ["C0", "C1", "C2", "C3", "C4", "C5"]
+    for i, sampler in enumerate(dict.fromkeys(r.sampler for r in rows)):
+        colour = colours[i % len(colours)]
+        mine = [r for r in rows if r.sampler == sampler]
+        for passed in (True, False):
+            sel = [r for r in mine if r.passed == passed]
+            if not sel:
+                continue
+            ax.errorbar(
+                [r.exact for r in sel],
+                [r.estimate for r in sel],
+                yerr=[2 * r.mcse for r in sel],
+                fmt="o",
+                ms=5,
+                color=colour,
+                mfc=colour if passed else "none",
+                elinewidth=1,
+                label=sampler if passed else f"{sampler} (failed)",
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("exact λ")
+    ax.set_ylabel("estimated λ̂ (± 2 MCSE)")
+    ax.set_title(title or "LLC estimate against exact learning coefficient")
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_atomic(path, buf.getvalue())
