@@ -90,10 +90,6 @@ def tempered_fits(
     return [sampler.fit(float(b), seed + j) for j, b in enumerate(betas)]
 
 
-def _fits_at(model, data, betas, n: int, kw: dict[str, Any]) -> list[TemperedFit]:
-    return tempered_fits(model, data, betas, n=n, **kw)
-
-
 def wbic(fit: TemperedFit) -> GlobalEstimate:
     """WBIC :math:`= E^{\\beta}[nL_n]` from a fit sampled at :math:`\\beta = 1/\\log n`.
 
@@ -210,7 +206,7 @@ def rlct(
                 "reweighted": True,
             }
     else:
-        fits = _fits_at(model, data, betas_arr, n, kw)  # betas_arr was checked > 0 above
+        fits = tempered_fits(model, data, betas_arr, n=n, **kw)  # betas_arr checked > 0 above
         summary = _energy_summary(fits)
         if method == "two_temperature":
             (b1, b2), (e1, e2), (s1, s2) = betas_arr, summary["energy_mean"], summary["energy_se"]
@@ -251,7 +247,7 @@ def free_energy(
     num = check_int("num_temperatures", num_temperatures, low=2)
     ts = fe.ti_schedule(num, power)
     # t = 0 samples the prior itself (tempering by 0 drops the likelihood).
-    fits = _fits_at(model, data, ts, n, dict(sample_kwargs, keep_log_likelihood=False))
+    fits = tempered_fits(model, data, ts, n=n, **dict(sample_kwargs, keep_log_likelihood=False))
     summary = _energy_summary(fits)
     if method == "thermodynamic":
         est = fe.thermodynamic(ts, summary["energy_mean"], summary["energy_se"], rule=rule)

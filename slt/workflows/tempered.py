@@ -170,15 +170,14 @@ def sample_tempered(
 
     For exact references enable 64-bit floats first (``numpyro.enable_x64()``).
     """
-    return _sample(
+    beta = check_positive("beta", beta)
+    sampler_ = TemperedSampler(
         model,
         data,
-        beta=check_positive("beta", beta),
         sampler=sampler,
         num_chains=num_chains,
         num_warmup=num_warmup,
         num_samples=num_samples,
-        seed=seed,
         n=n,
         target_accept_prob=target_accept_prob,
         dense_mass=dense_mass,
@@ -186,6 +185,7 @@ def sample_tempered(
         keep_log_likelihood=keep_log_likelihood,
         max_divergent_fraction=max_divergent_fraction,
     )
+    return sampler_.fit(beta, seed)
 
 
 class TemperedSampler:
@@ -372,17 +372,3 @@ class TemperedSampler:
                 stacklevel=3,
             )
         return TemperedFit(dt, beta, n, energy, num_divergent)
-
-
-def _sample(
-    model,
-    data: dict[str, Any],
-    *,
-    beta: float,
-    seed: int = 0,
-    **kwargs: Any,
-) -> TemperedFit:
-    """:func:`sample_tempered` without the β > 0 check: β = 0 samples the prior (for TI)."""
-    beta = check_positive("beta", beta, allow_zero=True)
-    seed = check_int("seed", seed, low=0)
-    return TemperedSampler(model, data, **kwargs).fit(beta, seed)
