@@ -10,7 +10,7 @@ from slt._types import ArrayTree, Batch
 from slt.exact.base import LearningCoefficient
 from slt.posterior import LossFn
 
-__all__ = ["GlobalProblem", "Problem", "truth_energy"]
+__all__ = ["GlobalProblem", "Problem", "prefix_data", "truth_energy"]
 
 
 class Problem(NamedTuple):
@@ -57,6 +57,10 @@ class GlobalProblem(NamedTuple):
         Values of the latent sites at a true parameter :math:`w_0` (one that realizes the
         data-generating distribution), or ``None``; :func:`truth_energy` gives
         :math:`nL_n(w_0)` from it.
+    observations, summarize
+        For a model whose ``data`` are sufficient statistics rather than observations: the
+        per-observation arrays (shared leading axis n) and the function that maps them (or a
+        prefix of them) to ``data``. ``None`` when ``data`` holds the observations themselves.
     """
 
     name: str
@@ -65,6 +69,16 @@ class GlobalProblem(NamedTuple):
     n: int
     exact: LearningCoefficient | None
     truth: dict[str, Any] | None = None
+    observations: dict[str, Any] | None = None
+    summarize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+def prefix_data(problem: GlobalProblem, n: int) -> dict[str, Any]:
+    """``problem.data`` for the first n observations only (nested subsamples of one dataset)."""
+    if problem.observations is not None:
+        assert problem.summarize is not None, f"{problem.name}: observations without summarize"
+        return problem.summarize({k: v[:n] for k, v in problem.observations.items()})
+    return {k: (v[:n] if hasattr(v, "shape") else v) for k, v in problem.data.items()}
 
 
 def truth_energy(problem: GlobalProblem) -> float:

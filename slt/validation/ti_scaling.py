@@ -27,7 +27,7 @@ import numpy as np
 from slt.estimators import free_energy as fe
 from slt.estimators.wbic import posterior_mean
 from slt.models import linear, mixture, normal_crossing, rrr
-from slt.models.problem import GlobalProblem, truth_energy
+from slt.models.problem import GlobalProblem, prefix_data, truth_energy
 from slt.workflows.tempered import TemperedSampler
 
 __all__ = ["FAMILIES", "ScalingRow", "SlopeRow", "format_scaling", "run_scaling"]
@@ -81,14 +81,6 @@ class SlopeRow(NamedTuple):
     passed: bool
 
 
-def _prefix(problem: GlobalProblem, n: int) -> dict[str, Any]:
-    """The problem's data restricted to its first n observations."""
-    return {
-        k: (v[:n] if isinstance(v, np.ndarray) or hasattr(v, "shape") else v)
-        for k, v in problem.data.items()
-    }
-
-
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
@@ -120,7 +112,7 @@ def run_scaling(
         excess = np.empty((replicates, len(ns)))
         for j, n in enumerate(ns):
             start = time.perf_counter()
-            datasets = [_prefix(p, n) for p in full]
+            datasets = [prefix_data(p, n) for p in full]
             sampler = TemperedSampler(full[0].model, datasets[0], n=n, **kw)
             f_values, f_ses, gaps, num_div = [], [], [], 0
             for r, data in enumerate(datasets):
