@@ -25,7 +25,8 @@ EXPECTED = {
     "mixture, regular truth": 1.0,
     "mixture, two free means": 0.75,
     "tanh(H=2)": 2 / 3,
-    "tanh(H=3)": 5 / 6,
+    "tanh(H=1) (m=2)": 0.5,
+    "rrr(M=3,N=2,H=1,r=0)": 1.0,  # H = 1, r = 0: K ~ |a|^2 |b|^2, lambda = min(M, N)/2
     "rrr(M=4,N=2,H=2,r=1)": 3.0,  # case 3 of Aoyagi & Watanabe: (HN - Hr + Mr)/2
     "mixture, singular truth (m=2)": 0.5,
 }
@@ -35,7 +36,11 @@ def test_the_suite_spans_every_family_with_at_least_14_cases_expected_to_pass():
     cases = GLOBAL_SUITES["global"]
     fast = [c for c in cases if not c.slow]
     assert len(fast) >= 14
-    assert {c.family for c in fast} == {"normal crossing", "regular", "mixture", "tanh", "rrr"}
+    assert {c.family for c in fast} == {"normal crossing", "regular", "mixture", "rrr"}
+    # The tanh family approaches its lambda too slowly in n (docs/global.md): its cases are
+    # run as slow ones, each with the finite-n slope computed by quadrature to compare with.
+    tanh = [c for c in cases if c.family == "tanh"]
+    assert tanh and all(c.slow and c.finite_n is not None for c in tanh)
     assert len({c.name for c in cases}) == len(cases)
 
 

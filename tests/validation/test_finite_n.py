@@ -1,0 +1,61 @@
+"""The quadrature behind the finite-n slopes, against closed forms and direct integration."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.special import erf
+
+from slt.validation.finite_n import expected_slope, normal_crossing_g, tanh_g
+
+
+def test_w_squared_matches_the_error_function_closed_form():
+    # Z(t) = int_0^1 exp(-t w^2) dw = sqrt(pi/(4t)) erf(sqrt t), so
+    # g(t) = -t Z'/Z = 1/2 - sqrt(t) exp(-t) / (sqrt(pi) erf(sqrt t)).
+    t = np.array([0.5, 3.0, 30.0])
+    closed = 0.5 - np.sqrt(t) * np.exp(-t) / (math.sqrt(math.pi) * erf(np.sqrt(t)))
+    # Trapezoid rule with step 0.02 in s = -log w: error ~1e-4, far below what a slope needs.
+    np.testing.assert_allclose(normal_crossing_g((1,), None, t), closed, rtol=5e-4)
+
+
+def test_product_of_two_squares_matches_nested_quadrature():
+    # K = x^2 y^2 on [0,1]^2 with prior 2y (h = (0, 1)): integrate x out in closed form.
+    t = 200.0
+
+    def z(tt):
+        inner = lambda y: math.sqrt(math.pi / (4 * tt)) / y * erf(math.sqrt(tt) * y) * 2 * y
+        return integrate.quad(inner, 0, 1, limit=200)[0]
+
+    h = 1e-4 * t
+    g = -t * (math.log(z(t + h)) - math.log(z(t - h))) / (2 * h)
+    assert normal_crossing_g((1, 1), (0, 1), np.array([t]))[0] == pytest.approx(g, rel=1e-4)
+
+
+def test_tanh_one_unit_matches_direct_integration_over_a_and_b():
+    # Without the closed-form a-integral: E_t[tK] over (a, b) ~ N(0, I) by 2-D quadrature.
+    t = 50.0
+    x, wx = np.polynomial.legendre.leggauss(48)
+    x, wx = 2 * x, wx / 2
+
+    def k(a, b):
+        return 0.5 * a**2 * np.sum(wx * np.tanh(b * x) ** 2)
+
+    def moment(power):
+        f = lambda a, b: (t * k(a, b)) ** power * np.exp(-t * k(a, b) - 0.5 * (a * a + b * b))
+        return integrate.dblquad(f, -8, 8, -8, 8, epsabs=1e-10)[0]
+
+    direct = moment(1) / moment(0)
+    assert tanh_g(1, np.array([t]))[0] == pytest.approx(direct, rel=1e-3)
+
+
+def test_expected_slope_of_a_regular_model_is_its_lambda():
+    betas = np.geomspace(0.01, 0.04, 6)
+    assert expected_slope(lambda t: np.full_like(t, 1.5), 10_000, betas) == pytest.approx(1.5)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="H must be 1 or 2"):
+        tanh_g(3, np.array([1.0]))
+    with pytest.raises(ValueError, match="k and h"):
+        normal_crossing_g((1, 1, 1), None, np.array([1.0]))
