@@ -6,6 +6,7 @@ from slt import exact, models
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.errors import DivergenceError, DivergenceWarning
 from slt.exact import LearningCoefficient
+from slt.io import load
 from slt.result import LLCResult
 from slt.workflows.global_theory import GlobalEstimate, free_energy, rlct, waic, wbic
 from slt.workflows.llc import llc
@@ -26,6 +27,7 @@ __all__ = [
     "exact",
     "free_energy",
     "llc",
+    "load",
     "models",
     "rlct",
     "sample_tempered",

@@ -1,9 +1,13 @@
 """The result of an LLC estimate: the number, its error bar, its evidence."""
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from slt.diagnostics.verdict import Diagnostics, diagnose
 
 __all__ = ["LLCResult"]
 
@@ -29,6 +33,10 @@ class LLCResult:
     datatree
         Everything, as an ``xarray.DataTree`` ArviZ reads (``sample_stats``,
         ``warmup_sample_stats``, optional ``posterior``; settings in the root attrs).
+    diagnostics, verdict
+        Properties: the :class:`~slt.diagnostics.verdict.Diagnostics` of the run and its
+        plain-language verdict (``"trustworthy"`` or what is wrong). ``save(path)`` writes the
+        run to a netCDF file that :func:`slt.load` reads back.
     """
 
     llc: float
@@ -46,9 +54,29 @@ class LLCResult:
         """Bulk effective sample size of the loss trace."""
         return self.ess_bulk
 
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """R-hat, ESS, MCSE, divergences, loss below :math:`\\hat L(w^*)`, MALA acceptance, and the
+        verdict they give (:func:`slt.diagnostics.verdict.diagnose`; computed on each access)."""
+        return diagnose(self.datatree)
+
+    @property
+    def verdict(self) -> str:
+        """``"trustworthy"``, ``"needs more draws"``, ``"not at a minimum"`` or
+        ``"step too large"``; ``self.diagnostics.reasons`` says why."""
+        return self.diagnostics.verdict
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``datatree`` atomically to the netCDF file ``path`` (:func:`slt.io.save`);
+        :func:`slt.load` reads it back."""
+        from slt.io import save  # slt.io imports this module
+
+        return save(self, path)
+
     def __repr__(self) -> str:
         chains = len(self.llc_per_chain)
         return (
             f"LLCResult(llc={self.llc:.4g} ± {self.mcse:.2g} (MCSE), rhat={self.rhat:.3f}, "
-            f"ess={self.ess_bulk:.0f}, chains={chains - self.num_diverging}/{chains} kept)"
+            f"ess={self.ess_bulk:.0f}, chains={chains - self.num_diverging}/{chains} kept, "
+            f"verdict={self.verdict!r})"
         )

@@ -324,7 +324,7 @@ def llc(
     }
     for key, value in (sampler_options or {}).items():
         attrs[f"sampler_{key}"] = value
-    return LLCResult(
+    result = LLCResult(
         llc=est.llc,
         mcse=est.mcse,
         llc_per_chain=est.llc_per_chain,
@@ -335,3 +335,8 @@ def llc(
         num_diverging=num_diverging,
         datatree=to_datatree(trace, attrs),
     )
+    # The plain-language verdict (slt.diagnostics.verdict), recorded with the run; no warning.
+    diagnostics = result.diagnostics
+    result.datatree.attrs["verdict"] = diagnostics.verdict
+    result.datatree.attrs["frac_below_init"] = diagnostics.frac_below_init
+    return result
