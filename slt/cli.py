@@ -82,6 +82,18 @@ def _validate_ti(args: argparse.Namespace) -> int:
     return 0 if all(s.passed for s in slopes) else 1
 
 
+def _report(args: argparse.Namespace) -> int:
+    import os
+
+    from slt.report import load_input, write_report
+
+    result = load_input(args.result)
+    out = args.output or os.path.splitext(args.result)[0] + ".html"
+    write_report(result, out, title=args.title)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``slt`` command."""
     parser = argparse.ArgumentParser(
@@ -145,6 +157,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ti.add_argument("--json", metavar="PATH", help="write the rows and slopes as JSON to PATH")
     ti.set_defaults(func=_validate_ti)
+
+    rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a saved result or a validation run",
+        description=(
+            "Write one self-contained HTML file (figures embedded, no external files) about "
+            "RESULT: a saved LLC result (netCDF) gets its summary, settings, loss traces, rank "
+            "plots, running LLC and calibration heat map; a validation JSON file (slt validate "
+            "--json) gets its table against the exact values and a log-log plot."
+        ),
+    )
+    rep.add_argument("result", metavar="RESULT", help="a saved result (.nc) or validation JSON")
+    rep.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="the HTML file to write (default: RESULT with the extension .html)",
+    )
+    rep.add_argument("--title", help="the page title")
+    rep.set_defaults(func=_report)
     return parser
 
 
