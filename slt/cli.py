@@ -4,6 +4,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from slt.errors import DivergenceError
+
 __all__ = ["main"]
 
 SAMPLER_CHOICES = ("sgld", "rmsprop_sgld")
@@ -94,6 +96,136 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _problem(args: argparse.Namespace):
+    """The built-in model named on the command line, with its data and w*."""
+    if args.model == "rrr":
+        from slt.models import rrr
+
+        M, N, H, r = args.M, args.N, args.H, args.r
+        return rrr.make(M, N, H, r, n=args.n, seed=args.data_seed, w_star=args.w_star)
+    from slt.models import dln
+
+    widths = _int_list("--widths", args.widths)
+    return dln.make(widths, args.rank, n=args.n, seed=args.data_seed, w_star=args.w_star)
+
+
+def _int_list(flag: str, text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"{flag} must be comma-separated integers, e.g. 4,6,3; got {text!r}"
+        ) from None
+
+
+def _llc_settings(args: argparse.Namespace) -> dict:
+    """The keyword arguments of slt.llc given by the sampler flags."""
+    options = {
+        k: getattr(args, k) for k in ("beta2", "eps", "diffusion") if getattr(args, k) is not None
+    }
+    return dict(
+        sampler=args.sampler,
+        step_size=args.step_size,
+        nbeta=args.nbeta,
+        beta=args.beta,
+        gamma=args.gamma,
+        num_chains=args.chains,
+        num_draws=args.draws,
+        num_burnin=args.burnin,
+        steps_per_draw=args.steps_per_draw,
+        batch_size=args.batch_size,
+        prior_scale=args.prior_scale,
+        mala_diagnostic=args.mala,
+        seed=args.seed,
+        shard=not args.no_shard,
+        sampler_options=options or None,
+    )
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    import slt
+
+    problem = _problem(args)
+    res = slt.llc(problem.loss_fn, problem.params, problem.data, **_llc_settings(args))
+    print(f"{problem.name}: {res!r}")
+    if problem.exact is not None:
+        exact = problem.exact.rlct
+        print(f"exact λ = {exact:g}; relative error {(res.llc - exact) / exact:+.1%}")
+        res.datatree.attrs["exact_rlct"] = exact
+    for reason in res.diagnostics.reasons:
+        print(f"  {reason}")
+    if args.output:
+        res.save(args.output)
+        print(f"wrote {args.output}")
+    if args.report:
+        from slt.report import write_report
+
+        write_report(res, args.report, title=problem.name)
+        print(f"wrote {args.report}")
+    return 0
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    models = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
+    rrr = models.add_parser(
+        "rrr",
+        help="reduced-rank regression y = BAx + noise (exact λ: Aoyagi & Watanabe 2005)",
+        description="Reduced-rank regression with A (H x M), B (N x H) and a rank-r teacher.",
+    )
+    for name, text in (
+        ("M", "input dimension"),
+        ("N", "output dimension"),
+        ("H", "model rank (inner width)"),
+        ("r", "true rank, 0 <= r <= min(M, N, H)"),
+    ):
+        rrr.add_argument(name, type=int, help=text)
+    dln = models.add_parser(
+        "dln",
+        help="deep linear network (exact λ: Aoyagi 2024)",
+        description="A deep linear network with a balanced rank-r teacher.",
+    )
+    dln.add_argument(
+        "--widths", required=True, help="layer widths, input first, e.g. 10,8,6,4 (3 layers)"
+    )
+    dln.add_argument("--rank", type=int, required=True, help="rank of the teacher's product")
+    for sub in (rrr, dln):
+        _add_run_arguments(sub)
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    data = p.add_argument_group("data and point")
+    data.add_argument("--n", type=int, default=10_000, help="number of samples (default 10000)")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of teacher and data")
+    data.add_argument(
+        "--w-star",
+        choices=("teacher", "trained"),
+        default="teacher",
+        help="where to measure: the true parameter or the trained minimum (default teacher)",
+    )
+    run = p.add_argument_group("sampler (see slt.llc)")
+    run.add_argument("--sampler", choices=("sgld", "rmsprop_sgld", "sgnht"), default="sgld")
+    run.add_argument("--step-size", type=float, default=1e-4, help="ε (default 1e-4)")
+    temp = run.add_mutually_exclusive_group()
+    temp.add_argument("--nbeta", type=float, help="nβ (default n / log n)")
+    temp.add_argument("--beta", type=float, help="β (default 1 / log n)")
+    run.add_argument("--gamma", type=float, default=1.0, help="localization γ (default 1)")
+    run.add_argument("--chains", type=int, default=8, help="number of chains (default 8)")
+    run.add_argument("--draws", type=int, default=2000, help="draws per chain (default 2000)")
+    run.add_argument("--burnin", type=int, default=500, help="burn-in steps (default 500)")
+    run.add_argument("--steps-per-draw", type=int, default=1, help="thinning (default 1)")
+    run.add_argument("--batch-size", type=int, default=256, help="minibatch size (default 256)")
+    run.add_argument("--prior-scale", type=float, help="sd of a Gaussian prior at 0 (none)")
+    run.add_argument("--mala", action="store_true", help="record the MALA acceptance rate")
+    run.add_argument("--beta2", type=float, help="RMSProp-SGLD: second-moment decay")
+    run.add_argument("--eps", type=float, help="RMSProp-SGLD: preconditioner floor")
+    run.add_argument("--diffusion", type=float, help="SGNHT: diffusion constant")
+    run.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    run.add_argument("--no-shard", action="store_true", help="keep all chains on one device")
+    out = p.add_argument_group("output")
+    out.add_argument("-o", "--output", metavar="PATH", help="save the result (netCDF) to PATH")
+    out.add_argument("--report", metavar="PATH", help="write an HTML report to PATH")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``slt`` command."""
     parser = argparse.ArgumentParser(
@@ -101,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learning coefficients (LLC, RLCT) from singular learning theory.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    est = sub.add_parser(
+        "estimate",
+        help="estimate the LLC of a built-in model whose λ is known exactly",
+        description=(
+            "Estimate the local learning coefficient of a built-in model (reduced-rank "
+            "regression or a deep linear network) at the teacher or the trained minimum, with "
+            "every setting of slt.llc as a flag; print λ̂ ± MCSE, the diagnostics, the verdict "
+            "and the exact λ. Example: slt estimate rrr 5 5 3 1 --step-size 6.7e-5 "
+            "--batch-size 1000 --beta 0.0326 -o run.nc --report run.html"
+        ),
+    )
+    _add_model_arguments(est)
+    est.set_defaults(func=_estimate)
+
     val = sub.add_parser(
         "validate",
         help="estimate LLCs of models whose learning coefficient is known exactly",
@@ -186,9 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         print(f"slt: error: {err}", file=sys.stderr)
         return 2
+    except DivergenceError as err:
+        print(f"slt: diverged: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+"""The command line: ``slt estimate`` end to end, and one-line errors with non-zero exits."""
+
+import pytest
+
+import slt
+from slt.cli import main
+
+
+def test_estimate_rrr_saves_a_result_that_loads_back(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "1000", "--chains", "2"]
+    argv += ["--draws", "200", "--burnin", "50", "--batch-size", "100", "-o", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "exact λ = 2.5" in printed and "verdict=" in printed
+    res = slt.load(out)
+    assert res.datatree.attrs["exact_rlct"] == 2.5
+    assert res.datatree.attrs["num_draws"] == 200 and res.datatree.attrs["batch_size"] == 100
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["estimate", "dln", "--widths", "3,x", "--rank", "1"], "--widths must be"),
+        (["estimate", "rrr", "3", "2", "2", "5"], "r"),
+        (["estimate", "rrr", "3", "2", "2", "1", "--batch-size", "0"], "batch_size"),
+        (["report", "/nonexistent/result.nc"], "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("slt: error:") and message in err and "\n" not in err
+
+
+def test_help_names_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("estimate", "validate", "validate-global", "validate-ti", "report"):
+        assert command in text
