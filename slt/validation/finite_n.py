@@ -24,15 +24,19 @@ Two families have a low-dimensional Z:
   :math:`G(b)_{hk} = E_x[\tanh(b_hx)\tanh(b_kx)]`, so the Gaussian prior of ``a`` integrates in
   closed form, :math:`\int e^{-tK}N(a;0,I)\,da = \det(I + tG)^{-1/2}` and
   :math:`E[tK\mid b] = \tfrac12\operatorname{tr}(tG(I+tG)^{-1})`, leaving an H-dimensional
-  integral over ``b`` (H ≤ 2 here).
+  integral over ``b`` (H ≤ 2 here);
+* reduced-rank regression with H = 1 and truth 0 (:mod:`slt.models.rrr`, x ~ N(0, I), prior
+  N(0, 1)): :math:`K = \tfrac12\lVert b\rVert^2\lVert a\rVert^2`, and integrating ``b``
+  gives :math:`Z(t) = E_{q\sim\chi^2_M}[(1 + tq)^{-N/2}]`, a 1-D integral.
 """
 
 import math
 from collections.abc import Callable
 
 import numpy as np
+from scipy import integrate, stats
 
-__all__ = ["expected_slope", "normal_crossing_g", "tanh_g"]
+__all__ = ["expected_slope", "normal_crossing_g", "rrr_rank_one_g", "tanh_g"]
 
 
 def expected_slope(g: Callable[[np.ndarray], np.ndarray], n: int, betas: np.ndarray) -> float:
@@ -111,4 +115,27 @@ def tanh_g(
             wts = jac[:, None] * jac[None, :] / np.sqrt(det)
             z, e = np.sum(wts), np.sum(wts * 0.5 * tr)
         out.append(float(e / z))
+    return np.asarray(out)
+
+
+def rrr_rank_one_g(M: int, N: int, t: np.ndarray) -> np.ndarray:
+    r""":math:`g(t)` of reduced-rank regression with H = 1 and a zero truth.
+
+    With :math:`q = \lVert a\rVert^2 \sim \chi^2_M` under the prior and ``b`` integrated
+    out, :math:`Z(t) = E[(1 + tq)^{-N/2}]` and
+    :math:`E_t[tK] = E[(1 + tq)^{-N/2}\,\tfrac N2\,tq/(1 + tq)]/Z(t)` (adaptive quadrature).
+    """
+
+    def weight(q: float, tv: float) -> float:
+        return float(stats.chi2.pdf(q, M) * (1.0 + tv * q) ** (-N / 2))
+
+    def moment(q: float, tv: float) -> float:
+        return weight(q, tv) * 0.5 * N * tv * q / (1.0 + tv * q)
+
+    out = []
+    for tv in np.atleast_1d(np.asarray(t, float)):
+        marks = [1.0 / tv, 10.0 / tv]  # the integrand changes on the scale q ~ 1/t
+        z = integrate.quad(weight, 0, 200, args=(tv,), limit=400, points=marks)[0]
+        e = integrate.quad(moment, 0, 200, args=(tv,), limit=400, points=marks)[0]
+        out.append(e / z)
     return np.asarray(out)

@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate
 from scipy.special import erf
 
-from slt.validation.finite_n import expected_slope, normal_crossing_g, tanh_g
+from slt.validation.finite_n import expected_slope, normal_crossing_g, rrr_rank_one_g, tanh_g
 
 
 def test_w_squared_matches_the_error_function_closed_form():
@@ -59,3 +59,17 @@ def test_bad_arguments_raise():
         tanh_g(3, np.array([1.0]))
     with pytest.raises(ValueError, match="k and h"):
         normal_crossing_g((1, 1, 1), None, np.array([1.0]))
+
+
+def test_rank_one_rrr_matches_monte_carlo_over_the_prior():
+    # Z(t) = E[exp(-t |a|^2 |b|^2 / 2)] and E_t[tK] by plain Monte Carlo over a, b ~ N(0, I),
+    # at a small t where the weights are not degenerate: 2e6 draws, error well below 1%.
+    rng = np.random.default_rng(0)
+    t, M, N = 2.0, 3, 2
+    a2 = np.sum(rng.normal(size=(2_000_000, M)) ** 2, axis=1)
+    b2 = np.sum(rng.normal(size=(2_000_000, N)) ** 2, axis=1)
+    tk = 0.5 * t * a2 * b2
+    w = np.exp(-tk)
+    assert rrr_rank_one_g(M, N, np.array([t]))[0] == pytest.approx(
+        np.sum(w * tk) / np.sum(w), rel=1e-2
+    )
