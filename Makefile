@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all validate validate-global lint format bench clean
+.PHONY: venv demo test test-all validate validate-global lint format bench docs clean
 
 venv: $(STAMP)
 
@@ -48,5 +48,17 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/sgld_overhead.py
 
+# The API reference from the docstrings (pdoc, numpy format, math): docs/api/index.html.
+# pdoc follows a package's __all__, and slt's names only exact and models, so every public
+# module and subpackage is named too; the warnings that this names some module twice are silenced.
+# The formulas are typeset by MathJax from a CDN when a page is opened (offline: TeX source).
+DOC_MODULES = $(shell find slt -mindepth 2 -name __init__.py | sed 's|/__init__.py$$||' | sort) \
+	$(shell find slt -name '*.py' ! -name '_*' | sort)
+
+docs: $(STAMP)
+	rm -rf docs/api
+	PYTHONWARNINGS='ignore:The module specification:UserWarning' \
+		$(VENV)/bin/pdoc --docformat numpy --math -o docs/api slt $(DOC_MODULES)
+
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) results docs/api .pytest_cache .mypy_cache .ruff_cache
