@@ -5,8 +5,8 @@ eq. 7) is
 
 .. math::
 
-    p(w \mid w^*, \beta, \gamma) \propto \exp\bigl(-n\beta\,L_n(w)
-        - \tfrac{\gamma}{2}\lVert w - w^*\rVert^2\bigr)\,\varphi(w),
+    p(w \mid w^\ast, \beta, \gamma) \propto \exp\bigl(-n\beta\,L_n(w)
+        - \tfrac{\gamma}{2}\lVert w - w^\ast\rVert^2\bigr)\,\varphi(w),
 
 with :math:`L_n` the mean negative log-likelihood over the n samples. It is built from small
 pieces, each testable alone:
@@ -72,7 +72,7 @@ def tempered_likelihood(
 
 
 def localization(center: ArrayTree, *, gamma: float) -> LogPriorFn:
-    r"""Gaussian localization :math:`-\tfrac{\gamma}{2}\lVert w - w^*\rVert^2` around ``center``.
+    r"""Gaussian localization :math:`-\tfrac{\gamma}{2}\lVert w - w^\ast\rVert^2` around ``center``.
 
     Lau et al. (2025), arXiv:2308.12108, eq. 7. ``gamma = 0`` switches it off.
     """

@@ -19,13 +19,13 @@ class LLCResult:
     Attributes
     ----------
     llc
-        :math:`\\hat\\lambda(w^*)`, the mean over the chains that did not diverge.
+        :math:`\\hat\\lambda(w^\\ast)`, the mean over the chains that did not diverge.
     mcse
         Monte Carlo standard error of ``llc``, from the ESS of the loss trace.
     llc_per_chain
         Per-chain estimates, shape (chain,); NaN for diverged chains.
     init_loss
-        Per-chain :math:`\\hat L(w^*)`, shape (chain,).
+        Per-chain :math:`\\hat L(w^\\ast)`, shape (chain,).
     rhat, ess_bulk, ess_tail
         Convergence diagnostics of the loss trace (kept chains).
     num_diverging
@@ -56,8 +56,9 @@ class LLCResult:
 
     @property
     def diagnostics(self) -> Diagnostics:
-        """R-hat, ESS, MCSE, divergences, loss below :math:`\\hat L(w^*)`, MALA acceptance, and the
-        verdict they give (:func:`slt.diagnostics.verdict.diagnose`; computed on each access)."""
+        """R-hat, ESS, MCSE, divergences, loss below :math:`\\hat L(w^\\ast)`, MALA acceptance,
+        and the verdict they give (:func:`slt.diagnostics.verdict.diagnose`; computed on each
+        access)."""
         return diagnose(self.datatree)
 
     @property

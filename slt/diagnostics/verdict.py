@@ -9,10 +9,10 @@ of priority (the verdict is the first that fires; ``reasons`` lists every one th
    target about 0.9, and below 0.5 most proposals would be rejected by an exact sampler, so the
    draws come mostly from the discretisation error.
 2. ``"not at a minimum"``: more than :data:`MAX_FRAC_BELOW_INIT` of the loss trace lies below
-   the initial loss :math:`\hat L(w^*)`, or :math:`\hat\lambda < 0`. The LLC is defined at a
+   the initial loss :math:`\hat L(w^\ast)`, or :math:`\hat\lambda < 0`. The LLC is defined at a
    local minimum of :math:`L_n` (Lau et al. 2025, arXiv:2308.12108), where the localized
-   posterior only sees loss at or above :math:`L_n(w^*)`; chains that settle lower mean that
-   :math:`w^*` is not a local minimum, *or* that the step is so large that the sampler's bias
+   posterior only sees loss at or above :math:`L_n(w^\ast)`; chains that settle lower mean that
+   :math:`w^\ast` is not a local minimum, *or* that the step is so large that the sampler's bias
    drags the chains away (both are said, since the trace alone cannot tell them apart).
 3. ``"needs more draws"``: rank-normalised split R-hat above :data:`MAX_RHAT` or bulk ESS below
    :data:`MIN_ESS_BULK` (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, *Rank-normalization,
@@ -26,7 +26,7 @@ The fraction below the initial loss is taken on the trace averaged over blocks o
 R-hat on; see :mod:`slt.estimators.llc`). On the raw trace each draw is one minibatch loss,
 whose noise is far larger than the mean excess :math:`\lambda/(n\beta)`: on the linear
 regression of the :func:`slt.llc` example (n = 1000, b = 100, :math:`\hat\lambda \approx 1.7`,
-at the exact minimum) 45% of the raw draws are below :math:`\hat L(w^*)` but 0.5% of the epoch
+at the exact minimum) 45% of the raw draws are below :math:`\hat L(w^\ast)` but 0.5% of the epoch
 means are. Within an epoch the batches, drawn without replacement, cover the data once, so the
 block mean follows :math:`L_n(w_t)` itself.
 """
@@ -117,7 +117,7 @@ class Diagnostics(NamedTuple):
         Chains that diverged, and all chains.
     frac_below_init
         Fraction of the epoch-averaged post-burn-in loss draws of the kept chains strictly below
-        their chain's initial loss :math:`\\hat L_c(w^*)`.
+        their chain's initial loss :math:`\\hat L_c(w^\\ast)`.
     acceptance_rate
         Mean MALA acceptance probability over the kept chains (NaN when not recorded).
     verdict

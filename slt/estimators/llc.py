@@ -2,14 +2,15 @@ r"""The local learning coefficient estimator, on arrays (Lau et al. 2025, arXiv:
 
 .. math::
 
-    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*,\beta,\gamma}[L_n(w)] - L_n(w^*)\bigr).
+    \hat\lambda(w^\ast) = n\beta\,\bigl(\mathbb{E}_{w \mid w^\ast,\beta,\gamma}[L_n(w)]
+    - L_n(w^\ast)\bigr).
 
-Per chain c, :math:`\hat\lambda_c = n\beta(\bar L_c - \hat L_c(w^*))` with :math:`\bar L_c` the mean
-of the chain's minibatch losses after burn-in and :math:`\hat L_c(w^*)` its own initial-loss
-estimate; :math:`\hat\lambda` is the mean over the chains kept. The Monte Carlo standard error is
-:math:`n\beta` times the MCSE of the mean of the loss trace, from its effective sample size
-(arviz-stats, Vehtari et al. 2021), so autocorrelation within chains is accounted for; it is not
-the spread of the chain means.
+Per chain c, :math:`\hat\lambda_c = n\beta(\bar L_c - \hat L_c(w^\ast))` with :math:`\bar L_c`
+the mean of the chain's minibatch losses after burn-in and :math:`\hat L_c(w^\ast)` its own
+initial-loss estimate; :math:`\hat\lambda` is the mean over the chains kept. The Monte Carlo
+standard error is :math:`n\beta` times the MCSE of the mean of the loss trace, from its
+effective sample size (arviz-stats, Vehtari et al. 2021), so autocorrelation within chains is
+accounted for; it is not the spread of the chain means.
 
 The diagnostics (MCSE, ESS, R-hat) are computed on the trace averaged over blocks of ``block``
 draws, one epoch of minibatches by default in :func:`slt.llc`. A minibatch loss is the slow
@@ -72,7 +73,7 @@ def estimate_llc(
     loss_trace
         Minibatch losses, shape (chain, draw).
     init_loss
-        :math:`\\hat L_c(w^*)`, one per chain or one for all.
+        :math:`\\hat L_c(w^\\ast)`, one per chain or one for all.
     nbeta
         :math:`n\\beta` with n the dataset size.
     chains_used

@@ -181,7 +181,8 @@ def make(
     steps: int = 500,
     dtype: str = "float32",
 ) -> Problem:
-    """Data from a balanced rank-r teacher and the point :math:`w^*` at which to measure the LLC.
+    """Data from a balanced rank-r teacher and the point :math:`w^\\ast` at which to measure
+    the LLC.
 
     Parameters
     ----------

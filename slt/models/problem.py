@@ -23,11 +23,11 @@ class Problem(NamedTuple):
     loss_fn
         Mean negative log-likelihood over a batch.
     params
-        :math:`w^*`.
+        :math:`w^\\ast`.
     data
         Pytree of arrays with a shared leading axis n.
     exact
-        The exact learning coefficient at :math:`w^*`, or ``None``.
+        The exact learning coefficient at :math:`w^\\ast`, or ``None``.
     """
 
     name: str

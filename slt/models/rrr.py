@@ -95,7 +95,7 @@ def make(
     w_star: Literal["teacher", "trained"] = "teacher",
     dtype: str = "float32",
 ) -> Problem:
-    """Data from a rank-r teacher and the point :math:`w^*` at which to measure the LLC.
+    """Data from a rank-r teacher and the point :math:`w^\\ast` at which to measure the LLC.
 
     Parameters
     ----------

@@ -96,7 +96,7 @@ def _nbeta(dt: xr.DataTree) -> float | None:
 def loss_trace_figure(dt: xr.DataTree) -> Figure:
     """The loss of every chain against the draw, burn-in (if kept) at negative draws.
 
-    Each chain's initial loss :math:`\\hat L(w^*)` is a dashed line of the chain's colour;
+    Each chain's initial loss :math:`\\hat L(w^\\ast)` is a dashed line of the chain's colour;
     diverged chains are dotted and do not set the vertical range.
     """
     loss = _loss(dt)
@@ -232,7 +232,7 @@ def _close_stray_figures() -> None:
 
 
 def running_llc(dt: xr.DataTree) -> tuple[np.ndarray, np.ndarray] | None:
-    r"""The running LLC :math:`n\beta(\bar L_{1:k} - L_n(w^*))` per chain and pooled.
+    r"""The running LLC :math:`n\beta(\bar L_{1:k} - L_n(w^\ast))` per chain and pooled.
 
     Returns ``(per_chain, pooled)`` with shapes (chain, draw) and (draw,), the pooled curve the
     mean over the kept chains; ``None`` when ``nbeta`` or ``init_loss`` is missing from the

@@ -10,7 +10,7 @@ Hitchcock & Hoogland (arXiv:2507.21449, App. D.3), after Li et al. (2016, pSGLD)
 
     w_{t+1} = w_t + \tfrac{\epsilon_t}{2}\odot\nabla\log p(w_t) + \sqrt{\epsilon_t}\odot\xi_t,
 
-where :math:`\nabla\log p = -n\beta g_t - \gamma(w_t - w^*) + \nabla\log\varphi`. Typical
+where :math:`\nabla\log p = -n\beta g_t - \gamma(w_t - w^\ast) + \nabla\log\varphi`. Typical
 :math:`b_2 = 0.999`, :math:`a = 10^{-8}`. A coordinate with :math:`v_t = 0` (its gradient has been
 exactly zero on every step so far) takes the base step :math:`\epsilon` instead of
 :math:`\epsilon/a`: at a point where every per-sample gradient vanishes (the origin of a

@@ -1,7 +1,7 @@
 r"""Stochastic gradient Langevin dynamics (Welling & Teh 2011), localized and tempered.
 
-With :math:`\log p(w) = -n\beta L_B(w) - \tfrac{\gamma}{2}\lVert w - w^*\rVert^2 + \log\varphi(w)`
-on the step's minibatch B, one step is
+With :math:`\log p(w) = -n\beta L_B(w) - \tfrac{\gamma}{2}\lVert w - w^\ast\rVert^2
++ \log\varphi(w)` on the step's minibatch B, one step is
 
 .. math::
 
