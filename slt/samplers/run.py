@@ -2,23 +2,30 @@ r"""The chain driver: ``vmap`` over chains outside ``scan`` over steps, sharded 
 
 Each chain c, from its own key:
 
-1. estimates :math:`\hat L^{(c)}(w^*)`, the mean of the minibatch losses at :math:`w^*` over one
-   epoch of *its own* batch order (the same estimator as the trace, on the same data the trace
-   visits first; Lau et al. 2025, §4, and the initial-loss bias measured on a peer library);
+1. estimates :math:`\hat L^{(c)}(w^\ast)`, the mean of the minibatch losses at :math:`w^\ast`
+   over one epoch of *its own* batch order (the same estimator as the trace, on the same data
+   the trace visits first; Lau et al. 2025, §4, and the initial-loss bias measured on a peer
+   library);
 2. runs ``num_burnin`` steps whose statistics go to the warm-up trace;
 3. runs ``num_draws`` blocks of ``steps_per_draw`` steps and keeps per-draw scalars only.
 
 A step is *diverging* when its loss or gradient norm is not finite, or when the tempered excess
-loss :math:`n\beta(L_B(w_t) - \hat L(w^*))` exceeds a threshold: by default
+loss :math:`n\beta(L_B(w_t) - \hat L(w^\ast))` exceeds a threshold: by default
 :math:`100\,(d/2 + n\beta\,s^*)` with :math:`s^*` the chain's standard deviation of the minibatch
-losses at :math:`w^*` -- a hundred times the largest excess a sampled chain can show (the LLC is at
-most d/2, and minibatch noise moves the loss by about :math:`s^*`). The flag is sticky:
+losses at :math:`w^\ast` -- a hundred times the largest excess a sampled chain can show (the
+LLC is at most d/2, and minibatch noise moves the loss by about :math:`s^*`). The flag is sticky:
 once a chain diverges, every later draw of it is marked too.
 
 The whole run is one ``jit``-compiled call: no host synchronisation per step. Given an
 :class:`AlgorithmBuilder`, the compiled program is kept and reused by later calls. When several
 devices are visible, chains are split over them with :func:`jax.shard_map` (each device runs its
 own chains; nothing is communicated), so the numbers do not depend on the device count.
+
+With ``progress=True`` the program also reports its step counter to the host every 1% of the
+steps, which draws a progress line on stderr: the step loops run in blocks of 1% of the steps,
+each preceded by one unordered :func:`jax.debug.callback` with the step counter, which all chains
+share (:func:`slt.progress.chunked_scan`); nothing is added to a step and the computation does
+not wait on the host. With ``progress=False`` the program holds no callback at all.
 """
 
 import functools
@@ -33,6 +40,7 @@ from jax.sharding import Mesh, PartitionSpec
 from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm
 from slt.data import Batcher, batch_at
+from slt.progress import Progress, chunk_size, chunked_scan
 from slt.tree import tree_size, tree_sq_norm, tree_sub
 
 __all__ = ["AlgorithmBuilder", "Settings", "Trace", "chain_devices", "run_chains"]
@@ -44,9 +52,9 @@ class Trace(NamedTuple):
     Attributes
     ----------
     init_loss
-        Per-chain :math:`\\hat L(w^*)`, shape (chain,).
+        Per-chain :math:`\\hat L(w^\\ast)`, shape (chain,).
     init_loss_sd
-        Per-chain standard deviation of the minibatch losses at :math:`w^*`, shape (chain,).
+        Per-chain standard deviation of the minibatch losses at :math:`w^\\ast`, shape (chain,).
     sample_stats
         Per-draw statistics (``loss``, ``lp``, ``step_size``, ``grad_norm``, ``distance``,
         ``diverging`` and ``acceptance_rate`` when on), each (chain, draw).
@@ -80,6 +88,12 @@ class Settings(NamedTuple):
     batch_size: int = 1
     params_every: int = 0
     shard: bool = True
+    progress: bool = False
+
+    @property
+    def total_steps(self) -> int:
+        """Sampler steps per chain: burn-in and draws."""
+        return self.num_burnin + self.num_draws * self.steps_per_draw
 
 
 class AlgorithmBuilder(Hashable, Protocol):
@@ -99,8 +113,14 @@ def _program(
     settings: Settings,
     nbeta,
     divergence_threshold,
+    run_id=None,
 ):
-    """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted)."""
+    """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted).
+
+    With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
+    the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
+    int); without, every loop is a plain ``scan``.
+    """
     num_draws, steps_per_draw, params_every = (
         settings.num_draws,
         settings.steps_per_draw,
@@ -109,6 +129,12 @@ def _program(
     groups, per_group = (
         (num_draws // params_every, params_every) if params_every else (1, num_draws)
     )
+    chunk = chunk_size(settings.total_steps)
+    report_to = run_id if settings.progress else None
+
+    def scan(f, carry, starts, item_steps=1):
+        # `starts` (step counters) are built from aranges, never batched over chains.
+        return chunked_scan(f, carry, starts, run_id=report_to, chunk=chunk, item_steps=item_steps)
 
     def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
         n = jax.tree.leaves(data)[0].shape[0]
@@ -141,7 +167,7 @@ def _program(
             return (state, perm, diverged), stats
 
         def draw_fn(carry, first_step):
-            carry, block = jax.lax.scan(step_fn, carry, first_step + jnp.arange(steps_per_draw))
+            carry, block = scan(step_fn, carry, first_step + jnp.arange(steps_per_draw))
             stats = jax.tree.map(lambda x: x[0], block)
             stats["loss"] = jnp.mean(block["loss"])
             stats["diverging"] = block["diverging"][-1]
@@ -149,13 +175,13 @@ def _program(
 
         def group_fn(carry, first_step):
             starts = first_step + steps_per_draw * jnp.arange(per_group)
-            carry, stats = jax.lax.scan(draw_fn, carry, starts)
+            carry, stats = scan(draw_fn, carry, starts, steps_per_draw)
             return carry, (stats, carry[0].position if params_every else None)
 
         carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
-        carry, warmup = jax.lax.scan(step_fn, carry, jnp.arange(settings.num_burnin))
+        carry, warmup = scan(step_fn, carry, jnp.arange(settings.num_burnin))
         starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
-        _, (stats, positions) = jax.lax.scan(group_fn, carry, starts)
+        _, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
         stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
         return init_loss, init_sd, stats, warmup, positions
 
@@ -172,15 +198,19 @@ def _program(
 
 @functools.lru_cache(maxsize=32)
 def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshold: bool):
-    """One jitted program per (builder, loss, settings); JAX caches it per input shape."""
+    """One jitted program per (builder, loss, settings); JAX caches it per input shape.
 
-    def program(keys, center, data, hyper):
+    ``program(keys, center, data, hyper, run_id)``; ``run_id`` is ``None`` without progress.
+    """
+
+    def program(keys, center, data, hyper, run_id=None):
         run = _program(
             build(center, hyper),
             loss_fn,
             settings,
             hyper["nbeta"],
             hyper["divergence_threshold"] if has_threshold else None,
+            run_id,
         )
         return run(keys, center, data)
 
@@ -204,6 +234,8 @@ def run_chains(
     params_every: int = 0,
     shard: bool = True,
     hyper: dict[str, float] | None = None,
+    progress: bool = False,
+    label: str = "llc",
 ) -> Trace:
     """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
 
@@ -220,7 +252,7 @@ def run_chains(
     loss_fn
         ``loss_fn(params, batch) -> scalar``, for the initial-loss estimate at ``center``.
     center
-        :math:`w^*`: every chain starts here, and ``distance`` is measured from here.
+        :math:`w^\\ast`: every chain starts here, and ``distance`` is measured from here.
     data
         Pytree of arrays with a shared leading axis n.
     nbeta
@@ -232,7 +264,7 @@ def run_chains(
     batch_size
         Minibatch size b, ``1 <= b <= n``.
     divergence_threshold
-        Bound on :math:`n\\beta(L_B(w) - \\hat L(w^*))` above which a step counts as diverging;
+        Bound on :math:`n\\beta(L_B(w) - \\hat L(w^\\ast))` above which a step counts as diverging;
         ``None`` for the default above.
     params_every
         Keep the position every ``params_every`` draws (0 keeps none, so memory does not grow
@@ -241,21 +273,42 @@ def run_chains(
         Split chains over the visible devices.
     hyper
         With a builder: the numbers it reads (``nbeta`` and ``divergence_threshold`` are added).
+    progress
+        Draw a progress line on stderr (``label: done/total steps (%), steps/s, time left``),
+        updated every 1% of the steps without stopping the computation; off, the compiled
+        program holds no host callback. See :mod:`slt.progress`.
+    label
+        The progress line's label.
     """
     settings = Settings(
-        num_chains, num_draws, num_burnin, steps_per_draw, batch_size, params_every, shard
+        num_chains,
+        num_draws,
+        num_burnin,
+        steps_per_draw,
+        batch_size,
+        params_every,
+        shard,
+        bool(progress),
     )
     keys = jax.random.split(rng_key, num_chains)
-    if isinstance(algorithm, SamplingAlgorithm):
-        run = _program(algorithm, loss_fn, settings, nbeta, divergence_threshold)
-        out = jax.jit(run)(keys, center, data)
-    else:
-        values = dict(hyper or {}, nbeta=nbeta)
-        if divergence_threshold is not None:
-            values["divergence_threshold"] = divergence_threshold
-        program = _compiled(algorithm, loss_fn, settings, divergence_threshold is not None)
-        out = program(keys, center, data, values)
-    init_loss, init_sd, stats, warmup, positions = jax.device_get(out)
+    with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:
+        run_id = None if bar.id is None else np.int32(bar.id)
+        if isinstance(algorithm, SamplingAlgorithm):
+
+            def run(keys, center, data, run_id=None):
+                program = _program(
+                    algorithm, loss_fn, settings, nbeta, divergence_threshold, run_id
+                )
+                return program(keys, center, data)
+
+            out = jax.jit(run)(keys, center, data, run_id)
+        else:
+            values = dict(hyper or {}, nbeta=nbeta)
+            if divergence_threshold is not None:
+                values["divergence_threshold"] = divergence_threshold
+            program = _compiled(algorithm, loss_fn, settings, divergence_threshold is not None)
+            out = program(keys, center, data, values, run_id)
+        init_loss, init_sd, stats, warmup, positions = jax.device_get(out)
     return Trace(  # writable host copies
         np.array(init_loss),
         np.array(init_sd),

@@ -5,9 +5,10 @@ singularity-aware complexity measure*, AISTATS, arXiv:2308.12108:
 
 .. math::
 
-    \hat\lambda(w^*) = n\beta\,\bigl(\mathbb{E}_{w \mid w^*,\beta,\gamma}[L_n(w)] - L_n(w^*)\bigr),
-    \qquad p(w \mid w^*, \beta, \gamma) \propto
-    e^{-n\beta L_n(w) - \frac{\gamma}{2}\lVert w - w^*\rVert^2}.
+    \hat\lambda(w^\ast) = n\beta\,\bigl(\mathbb{E}_{w \mid w^\ast,\beta,\gamma}[L_n(w)]
+    - L_n(w^\ast)\bigr),
+    \qquad p(w \mid w^\ast, \beta, \gamma) \propto
+    e^{-n\beta L_n(w) - \frac{\gamma}{2}\lVert w - w^\ast\rVert^2}.
 """
 
 import importlib.metadata
@@ -24,6 +25,7 @@ from slt.diagnostics.convert import to_datatree
 from slt.errors import DivergenceError, DivergenceWarning
 from slt.estimators.llc import estimate_llc
 from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
+from slt.progress import resolve as resolve_progress
 from slt.result import LLCResult
 from slt.samplers.rmsprop_sgld import rmsprop_sgld
 from slt.samplers.run import chain_devices, run_chains
@@ -136,11 +138,12 @@ def llc(
     divergence_threshold: float | None = None,
     seed: int = 0,
     shard: bool = True,
+    progress: bool | Literal["auto"] = "auto",
 ) -> LLCResult:
-    r"""Estimate the local learning coefficient :math:`\lambda(w^*)` at ``params``.
+    r"""Estimate the local learning coefficient :math:`\lambda(w^\ast)` at ``params``.
 
-    Samples the localized tempered posterior around :math:`w^*` with an SG-MCMC sampler and
-    returns :math:`n\beta(\overline{L} - \hat L(w^*))` averaged over chains (Lau et al. 2025,
+    Samples the localized tempered posterior around :math:`w^\ast` with an SG-MCMC sampler and
+    returns :math:`n\beta(\overline{L} - \hat L(w^\ast))` averaged over chains (Lau et al. 2025,
     arXiv:2308.12108, eq. 9), its Monte Carlo standard error from the ESS of the loss trace,
     and the whole run as an ArviZ-readable DataTree.
 
@@ -151,7 +154,7 @@ def llc(
         A loss that is c times the NLL (e.g. MSE for unit-variance Gaussian noise times 2) is the
         same as scaling β by c; the RLCT refers to the likelihood, so pass the NLL.
     params
-        :math:`w^*`, any pytree of floating-point arrays (dicts of arrays, Flax NNX state from
+        :math:`w^\ast`, any pytree of floating-point arrays (dicts of arrays, Flax NNX state from
         ``nnx.split``, the array part of an Equinox module from ``eqx.partition``).
     data
         A pytree of arrays whose leading axis indexes the n samples.
@@ -190,6 +193,9 @@ def llc(
         Random seed; the same seed gives the same result (bit for bit on CPU).
     shard
         Split chains over the visible devices (the most that divide ``num_chains``).
+    progress
+        Show a progress line on stderr (steps done, steps/s, time left), updated every 1% of
+        the steps without stopping the computation. ``"auto"``: only when stderr is a terminal.
 
     Returns
     -------
@@ -255,6 +261,7 @@ def llc(
         params_every=params_every,
         shard=shard,
         hyper={"gamma": gamma, "step_size": step_size} | options,
+        progress=resolve_progress(progress),
     )
 
     diverged = trace.sample_stats["diverging"].any(axis=1)

@@ -22,6 +22,8 @@ from numpyro.infer.util import initialize_model, log_likelihood
 from slt.diagnostics.convert import attr_value
 from slt.errors import DivergenceWarning
 from slt.estimators.wbic import wbic_beta
+from slt.progress import Progress, chunk_size, chunked_scan
+from slt.progress import resolve as resolve_progress
 from slt.tempering import observed_sites, temper
 from slt.workflows.checks import check_int, check_positive
 
@@ -131,6 +133,7 @@ def sample_tempered(
     max_tree_depth: int = 8,
     keep_log_likelihood: bool = True,
     max_divergent_fraction: float = 0.01,
+    progress: bool | Literal["auto"] = "auto",
 ) -> TemperedFit:
     r"""Sample a NumPyro model's tempered posterior :math:`\varphi(w)\prod_i p(z_i\mid w)^\beta`.
 
@@ -167,6 +170,9 @@ def sample_tempered(
     max_divergent_fraction
         Warn (:class:`~slt.errors.DivergenceWarning`) above this fraction of divergent
         transitions.
+    progress
+        Show a progress line on stderr over the warm-up and draw steps; ``"auto"``: only when
+        stderr is a terminal.
 
     For exact references enable 64-bit floats first (``numpyro.enable_x64()``).
     """
@@ -184,6 +190,7 @@ def sample_tempered(
         max_tree_depth=max_tree_depth,
         keep_log_likelihood=keep_log_likelihood,
         max_divergent_fraction=max_divergent_fraction,
+        progress=progress,
     )
     return sampler_.fit(beta, seed)
 
@@ -195,6 +202,11 @@ class TemperedSampler:
     temperatures of one model (the multi-temperature RLCT, thermodynamic integration) compiles
     once instead of once per temperature. β = 0 samples the prior (for TI); the public entry
     point :func:`sample_tempered` requires β > 0.
+
+    With ``progress`` on (``"auto"``: when stderr is a terminal) each :meth:`fit` draws one
+    progress line on stderr over its warm-up and draw steps, labelled with the sampler and β;
+    the program reports every 1% of the steps without waiting on the host. Off, the compiled
+    program holds no host callback.
     """
 
     def __init__(
@@ -212,6 +224,7 @@ class TemperedSampler:
         max_tree_depth: int = 8,
         keep_log_likelihood: bool = True,
         max_divergent_fraction: float = 0.01,
+        progress: bool | Literal["auto"] = "auto",
     ) -> None:
         self.num_chains = check_int("num_chains", num_chains, low=1)
         self.num_warmup = check_int("num_warmup", num_warmup, low=0)
@@ -227,6 +240,7 @@ class TemperedSampler:
         self.target_accept_prob = target_accept_prob
         self.keep_log_likelihood = keep_log_likelihood
         self.max_divergent_fraction = max_divergent_fraction
+        self.progress = show = resolve_progress(progress)
         arrays = {k: v for k, v in data.items() if isinstance(v, np.ndarray | jax.Array)}
         static = {k: v for k, v in data.items() if k not in arrays}
 
@@ -246,8 +260,9 @@ class TemperedSampler:
         self._shape = info.z  # the unconstrained parameters' structure
         init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo=algo)
         num_warmup, num_samples = self.num_warmup, self.num_samples
+        chunk = chunk_size(num_warmup + num_samples)
 
-        def one_chain(key, beta, arrays):
+        def one_chain(key, beta, arrays, run_id):
             init_key, run_key = jax.random.split(key)
             leaves, treedef = jax.tree.flatten(self._shape)
             keys = jax.random.split(init_key, len(leaves))
@@ -281,10 +296,17 @@ class TemperedSampler:
                 )
                 return state, out
 
-            state, _ = jax.lax.scan(step, state, length=num_warmup)
-            _, (z, pe, energy, div, acc, steps, size) = jax.lax.scan(
-                draw, state, length=num_samples
-            )
+            if show:  # blocks of ~1% of the steps, one host call before each (slt.progress)
+                report = dict(run_id=run_id, chunk=chunk)
+                state, _ = chunked_scan(step, state, jnp.arange(num_warmup), **report)
+                _, (z, pe, energy, div, acc, steps, size) = chunked_scan(
+                    draw, state, num_warmup + jnp.arange(num_samples), **report
+                )
+            else:
+                state, _ = jax.lax.scan(step, state, length=num_warmup)
+                _, (z, pe, energy, div, acc, steps, size) = jax.lax.scan(
+                    draw, state, length=num_samples
+                )
             # Untempered nL_n(w) = U_1(z) - U_0(z): the prior and the log-Jacobian cancel.
             u1 = jax.vmap(potential_gen(1.0, **arrays))(z)
             u0 = jax.vmap(potential_gen(0.0, **arrays))(z)
@@ -299,7 +321,7 @@ class TemperedSampler:
             )
             return samples, stats, u1 - u0
 
-        self._program = jax.jit(jax.vmap(one_chain, in_axes=(0, None, None)))
+        self._program = jax.jit(jax.vmap(one_chain, in_axes=(0, None, None, None)))
 
     def fit(self, beta: float, seed: int = 0, data: dict[str, Any] | None = None) -> TemperedFit:
         """Draws at inverse temperature ``beta`` (>= 0) from ``seed``.
@@ -323,7 +345,11 @@ class TemperedSampler:
                     )
         full = dict(self.data, **arrays)
         keys = jax.random.split(jax.random.key(seed), self.num_chains)
-        samples, raw, energy_draws = jax.device_get(self._program(keys, beta, arrays))
+        total = self.num_warmup + self.num_samples
+        label = f"{sampler} β={beta:.3g}"
+        with Progress(total, label=label, enabled=self.progress) as bar:
+            run_id = None if bar.id is None else np.int32(bar.id)
+            samples, raw, energy_draws = jax.device_get(self._program(keys, beta, arrays, run_id))
         if self.keep_log_likelihood:
             pointwise = pointwise_log_likelihood(self.model, samples, full, sites)
             energy = -pointwise.sum(axis=-1).astype(np.float64)
