@@ -8,6 +8,7 @@ from slt.errors import DivergenceError, DivergenceWarning
 from slt.exact import LearningCoefficient
 from slt.io import load
 from slt.result import LLCResult
+from slt.workflows.calibrate import CalibrationError, CalibrationWarning, calibrate
 from slt.workflows.global_theory import GlobalEstimate, free_energy, rlct, waic, wbic
 from slt.workflows.llc import llc
 from slt.workflows.tempered import TemperedFit, sample_tempered, wbic_beta
@@ -15,6 +16,8 @@ from slt.workflows.tempered import TemperedFit, sample_tempered, wbic_beta
 __version__ = importlib.metadata.version("slt")
 
 __all__ = [
+    "CalibrationError",
+    "CalibrationWarning",
     "DivergenceError",
     "DivergenceWarning",
     "GlobalEstimate",
@@ -24,6 +27,7 @@ __all__ = [
     "StepInfo",
     "TemperedFit",
     "__version__",
+    "calibrate",
     "exact",
     "free_energy",
     "llc",

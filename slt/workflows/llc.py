@@ -124,7 +124,7 @@ def llc(
     nbeta: float | None = None,
     beta: float | None = None,
     gamma: float = 1.0,
-    step_size: float = 1e-4,
+    step_size: float | Literal["auto"] = 1e-4,
     num_chains: int = 8,
     num_draws: int = 2000,
     num_burnin: int = 500,
@@ -166,7 +166,11 @@ def llc(
     gamma
         Localization strength :math:`\gamma \ge 0` (0 switches it off).
     step_size
-        Step size :math:`\epsilon` (SGLD, base step of RMSProp-SGLD) or :math:`h` (SGNHT).
+        Step size :math:`\epsilon` (SGLD, base step of RMSProp-SGLD) or :math:`h` (SGNHT), or
+        ``"auto"``: :func:`slt.calibrate` chooses it first (short chains over a grid of step
+        sizes at this ``gamma``, nβ, sampler and batch size; see its docstring for the rule),
+        and the sweep is kept as the ``calibration`` group of the result with the reasons in
+        the root attrs. Calibration costs about one to three times the run itself.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
@@ -225,7 +229,11 @@ def llc(
     n = check_data(data)
     nbeta_value = resolve_nbeta(n, nbeta, beta)
     gamma = check_positive("gamma", gamma, allow_zero=True)
-    step_size = check_positive("step_size", step_size)
+    auto = isinstance(step_size, str)
+    if auto and step_size != "auto":
+        raise ValueError(f"step_size must be a positive number or 'auto'; got {step_size!r}")
+    if not auto:
+        step_size = check_positive("step_size", step_size)
     num_chains = check_int("num_chains", num_chains, low=1)
     num_draws = check_int("num_draws", num_draws, low=1)
     num_burnin = check_int("num_burnin", num_burnin, low=0)
@@ -243,6 +251,24 @@ def llc(
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
 
+    calibration = None
+    if auto:
+        from slt.workflows.calibrate import calibrate
+
+        calibration = calibrate(
+            loss_fn,
+            params,
+            data,
+            nbeta=nbeta_value,
+            gammas=(gamma,),
+            sampler=sampler,
+            sampler_options=sampler_options,
+            batch_size=batch_size,
+            num_chains=num_chains,
+            seed=seed,
+        )
+        step_size = calibration.step_size
+    assert isinstance(step_size, float)
     options = dict(sampler_options or {})
     builder = LocalSampler(sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale)
     trace = run_chains(
@@ -331,6 +357,11 @@ def llc(
     }
     for key, value in (sampler_options or {}).items():
         attrs[f"sampler_{key}"] = value
+    tree = to_datatree(trace, attrs)
+    if calibration is not None:
+        tree.attrs["step_size_auto"] = 1
+        tree.attrs["calibration_reasons"] = list(calibration.reasons)
+        tree["calibration"] = calibration.datatree["calibration"]
     result = LLCResult(
         llc=est.llc,
         mcse=est.mcse,
@@ -340,7 +371,7 @@ def llc(
         ess_bulk=est.ess_bulk,
         ess_tail=est.ess_tail,
         num_diverging=num_diverging,
-        datatree=to_datatree(trace, attrs),
+        datatree=tree,
     )
     # The plain-language verdict (slt.diagnostics.verdict), recorded with the run; no warning.
     diagnostics = result.diagnostics

@@ -1,0 +1,111 @@
+"""``slt.calibrate`` on the reduced-rank regression suite: does ``step_size="auto"`` hold up?
+
+For every case: calibrate with no hand-set sampler hyperparameter (default grid, γ = 1, the
+calibration's default run length and batch size unless given), then run :func:`slt.llc` at
+the recommended settings with the suite's full run length (``RUN_LENGTH["rrr"]``: 4 × 24000
+draws after 2000 burn-in) and compare with the exact λ. β is the suite's β₀/log n (part of the
+estimand, not a tuning knob). Prints one row per case as it goes, then the summary against the
+issue-2 targets (every case within 10%, median within 5%).
+
+    python bench/calibrate_rrr.py                       # the four cheapest cases
+    python bench/calibrate_rrr.py --cases 0 1 2 3 4 5   # indices into suites.RRR_CASES
+    python bench/calibrate_rrr.py --batch-size 1000     # the suite's batch size
+    python bench/calibrate_rrr.py --exhaustive          # run the whole grid, print it per case
+"""
+
+import argparse
+import math
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from slt.models import rrr
+from slt.validation.suites import BETA0, N_SAMPLES, RRR_CASES, RUN_LENGTH
+from slt.workflows.calibrate import CalibrationError, CalibrationWarning, calibrate
+from slt.workflows.llc import llc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--num-draws", type=int, help="calibration draws (default: calibrate's)")
+    parser.add_argument("--num-burnin", type=int, help="calibration burn-in (default: calibrate's)")
+    parser.add_argument("--exhaustive", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    beta = BETA0 / math.log(N_SAMPLES)
+    header = (
+        f"{'case':<24} {'exact':>7} {'llc':>8} {'mcse':>6} {'rel_err':>8} {'rhat':>6} "
+        f"{'step':>9} {'gamma':>5} {'short':>8} {'fallback':>8} {'cal_s':>6} {'llc_s':>6}"
+    )
+    run_length = {
+        k: v for k, v in [("num_draws", args.num_draws), ("num_burnin", args.num_burnin)] if v
+    }
+    print(f"batch_size={args.batch_size} beta={beta:.4g} calibration run length {run_length}")
+    print(header, flush=True)
+    errors = []
+    for index in args.cases:
+        M, N, H, r = RRR_CASES[index]
+        problem = rrr.make(M, N, H, r, n=N_SAMPLES, seed=0, w_star="teacher")
+        exact = problem.exact.rlct
+        name = f"rrr({M},{N},{H},{r})"
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CalibrationWarning)
+            try:
+                rec = calibrate(
+                    problem.loss_fn,
+                    problem.params,
+                    problem.data,
+                    beta=beta,
+                    batch_size=args.batch_size,
+                    **run_length,
+                    exhaustive=args.exhaustive,
+                    seed=args.seed,
+                )
+            except CalibrationError as err:
+                print(f"{name:<24} calibration failed: {err}", flush=True)
+                continue
+        cal_s = time.perf_counter() - start
+        fallback = any(issubclass(w.category, CalibrationWarning) for w in caught)
+        cal = rec.datatree["calibration"]
+        short = float(cal["llc"].sel(step_size=rec.step_size, gamma=rec.gamma))
+        start = time.perf_counter()
+        res = llc(
+            problem.loss_fn,
+            problem.params,
+            problem.data,
+            **rec.llc_kwargs,
+            **RUN_LENGTH["rrr"],
+            seed=args.seed,
+        )
+        llc_s = time.perf_counter() - start
+        rel = (res.llc - exact) / exact
+        errors.append(rel)
+        print(
+            f"{name:<24} {exact:7.2f} {res.llc:8.3f} {res.mcse:6.3f} {rel:+8.1%} {res.rhat:6.3f} "
+            f"{rec.step_size:9.3g} {rec.gamma:5.3g} {short:8.3f} {fallback!s:>8} {cal_s:6.0f} "
+            f"{llc_s:6.0f}",
+            flush=True,
+        )
+        if args.exhaustive:
+            names = ["llc", "llc_mcse", "acceptance_rate", "rhat", "drift_z", "drift_rel"]
+            table = cal.to_dataset()[names + ["llc_jump", "accepted", "agree"]].isel(gamma=0)
+            print(table.to_dataframe().drop(columns="gamma").to_string(), flush=True)
+        print("   ", rec.reasons[0], flush=True)
+    if errors:
+        worst = max(errors, key=abs)
+        median = statistics.median(np.abs(errors))
+        within = sum(abs(e) <= 0.10 for e in errors)
+        print(
+            f"summary: {within}/{len(errors)} within 10%, median |error| {median:.1%}, "
+            f"worst {worst:+.1%} (targets: all within 10%, median within 5%)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""slt.workflows.calibrate: the checks, the selection rule, the DataTree, bad input."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import slt
+from slt.workflows.calibrate import (
+    CalibrationError,
+    CalibrationWarning,
+    SettingScore,
+    Thresholds,
+    _choose,
+    calibrate,
+    default_step_sizes,
+    score_setting,
+)
+
+# One run shape for every test, so the compiled program is shared.
+SHORT = dict(batch_size=250, num_chains=4, num_draws=1000, num_burnin=200)
+GRID = [1.5e-4, 3.2e-4, 6.9e-4, 1.5e-3]  # around the plateau of the problem below
+
+
+def loss(params, batch):
+    """Gaussian NLL up to a constant: y = x·w + N(0, 1)."""
+    return 0.5 * jnp.mean((batch["y"] - batch["x"] @ params["w"]) ** 2)
+
+
+def regression(n=1000, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = (x @ np.arange(1.0, d + 1) + rng.normal(size=n)).astype(np.float32)
+    w = jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0], dtype=jnp.float32)
+    return loss, {"w": w}, {"x": x, "y": y}
+
+
+def test_recommendation_gives_an_accurate_llc_on_a_regular_model():
+    # Linear regression at the least-squares minimum: lambda = d/2.
+    fn, params, data = regression(d=3)
+    rec = calibrate(fn, params, data, **SHORT)
+    assert rec.step_size in rec.datatree["calibration"]["step_size"].values
+    assert rec.gamma == 1.0 and rec.nbeta == pytest.approx(1000 / math.log(1000))
+    assert rec.reasons[0].startswith("chose step_size=")
+    res = slt.llc(fn, params, data, **rec.llc_kwargs, num_chains=4, num_draws=4000)
+    assert abs(res.llc - 1.5) < max(0.15, 3 * res.mcse), res
+
+
+def test_too_large_steps_are_rejected_and_explained():
+    fn, params, data = regression()
+    steps = [1e-4, 3e-4, 1e-3, 1.0]  # nbeta = 145: eps * nbeta = 145 at 1.0 explodes
+    rec = calibrate(fn, params, data, step_sizes=steps, exhaustive=True, **SHORT)
+    cal = rec.datatree["calibration"].isel(gamma=0)
+    big = cal.sel(step_size=1.0)
+    assert not bool(big["accepted"]) and bool(big["ran"])
+    assert bool(big["diverged"]) or float(big["acceptance_rate"]) < 0.9
+    assert float(big["score"]) < 1
+    assert rec.step_size < 1.0
+    line = next(r for r in rec.reasons if r.startswith("step_size=1,"))
+    assert "rejected" in line and ("diverged" in line or "acceptance" in line)
+
+
+def test_no_acceptable_setting_raises_naming_the_check():
+    fn, params, data = regression()
+    with pytest.raises(CalibrationError, match="divergence check failed most"):
+        calibrate(fn, params, data, step_sizes=[1.0, 3.0], **SHORT)
+
+
+def test_fallback_warns_when_no_pair_agrees():
+    fn, params, data = regression()
+    never = Thresholds(agree_rel=0.0)  # estimates at two step sizes never agree exactly
+    with pytest.warns(CalibrationWarning, match="FALLBACK"):
+        rec = calibrate(
+            fn, params, data, step_sizes=[3e-4, 1e-3], thresholds=never, exhaustive=True, **SHORT
+        )
+    assert rec.step_size == 1e-3  # the accepted step that differs least from its half step
+    assert rec.datatree["calibration"].attrs["fallback"] == 1
+
+
+def test_datatree_dims_and_attrs():
+    fn, params, data = regression()
+    rec = calibrate(fn, params, data, step_sizes=GRID, gammas=(1.0, 10.0), **SHORT)
+    cal = rec.datatree["calibration"].to_dataset()
+    for name in [
+        "llc",
+        "llc_mcse",
+        "rhat",
+        "acceptance_rate",
+        "frac_below_init",
+        "drift_z",
+        "diverged",
+        "accepted",
+        "score",
+        "llc_jump",
+        "recommended",
+        "ran",
+    ]:
+        assert cal[name].dims == ("step_size", "gamma"), name
+        assert cal[name].shape == (len(GRID), 2), name
+    assert int(cal["recommended"].sum()) == 1
+    i, g = np.argwhere(cal["recommended"].values)[0]
+    assert cal["step_size"].values[i] == rec.step_size and cal["gamma"].values[g] == rec.gamma
+    assert cal.attrs["step_size"] == rec.step_size and cal.attrs["nbeta"] == rec.nbeta
+    assert list(cal.attrs["reasons"]) == list(rec.reasons)
+    assert rec.datatree.attrs["n"] == 1000 and rec.datatree.attrs["estimator"] == "calibrate"
+    # Settings the search did not reach are NaN, not zeros.
+    skipped = ~cal["ran"].values
+    assert np.all(np.isnan(cal["llc"].values[skipped]))
+    assert rec.gamma == 1.0  # the smallest gamma with a recommendation wins
+
+
+def test_nbetas_add_a_dim():
+    fn, params, data = regression()
+    rec = calibrate(fn, params, data, step_sizes=GRID, nbetas=[100.0, 145.0], **SHORT)
+    cal = rec.datatree["calibration"]
+    assert cal["llc"].dims == ("step_size", "gamma", "nbeta")
+    assert cal["llc"].shape == (len(GRID), 1, 2)
+    assert rec.nbeta in (100.0, 145.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(step_sizes=[]), "step_sizes must be a non-empty"),
+        (dict(step_sizes=[1e-3, -1e-3]), "step_sizes must be a finite number > 0"),
+        (dict(step_sizes=[1e-3, 1e-3]), "step_sizes must not repeat"),
+        (dict(step_sizes=1e-3), "step_sizes must be a non-empty sequence"),
+        (dict(gammas=(-1.0,)), "gammas must be a finite number >= 0"),
+        (dict(nbetas=[10.0], nbeta=5.0), "give nbetas or one of nbeta/beta"),
+        (dict(nbetas=[0.0]), "nbetas must be a finite number > 0"),
+        (dict(num_chains=1), "num_chains must be an integer >= 2"),
+        (dict(num_draws=50), "num_draws must be an integer >= 100"),
+        (dict(sampler="hmc"), "sampler must be one of"),
+        (dict(thresholds={"max_rhat": 1.1}), "thresholds must be a Thresholds"),
+        (dict(nbeta=1.0, beta=0.1), "give nbeta or beta, not both"),
+    ],
+)
+def test_invalid_arguments_raise(kwargs, match):
+    fn, params, data = regression(n=200)
+    with pytest.raises(ValueError, match=match):
+        calibrate(fn, params, data, **kwargs)
+
+
+def test_default_grid_spans_the_range_for_every_nbeta():
+    grid = default_step_sizes([100.0, 1000.0])
+    assert grid[0] == pytest.approx(1e-7) and grid[-1] == pytest.approx(1e-2)
+    np.testing.assert_allclose(np.diff(np.log10(grid)), 1 / 3)
+
+
+def test_score_flags_divergence_low_acceptance_and_a_point_that_is_not_a_minimum():
+    rng = np.random.default_rng(0)
+    trace = 1.0 + 0.01 * rng.normal(size=(4, 400))
+    ok = np.zeros((4, 400), bool)
+    diverging = ok.copy()
+    diverging[1, 200:] = True
+    s = score_setting(trace, 0.99, diverging, 100.0, block=10)
+    assert [c for c, _ in s.failures] == ["divergence"] and s.num_diverged == 1
+    assert np.isfinite(s.llc)  # from the three chains kept
+    s = score_setting(trace, 0.99, ok, 100.0, block=10, acceptance=np.full((4, 400), 0.7))
+    assert [c for c, _ in s.failures] == ["acceptance"] and s.score == pytest.approx(0.8)
+    s = score_setting(trace, 1.01, ok, 100.0, block=10)  # the loss sits below L(w*)
+    assert [c for c, _ in s.failures] == ["below_init"] and s.llc < 0
+    with pytest.raises(ValueError, match="block must be an integer"):
+        score_setting(trace, 0.99, ok, 100.0, block=100)
+
+
+def _score(llc, mcse=0.1, accepted=True):
+    failures = () if accepted else (("rhat", "R-hat 1.3 > 1.1"),)
+    return SettingScore(
+        llc=llc,
+        llc_mcse=mcse,
+        rhat=1.0,
+        ess_bulk=100.0,
+        acceptance_rate=0.99,
+        frac_below_init=0.2,
+        drift_z=0.0,
+        drift_rel=0.0,
+        num_diverged=0,
+        failures=failures,
+        checks_run=5,
+    )
+
+
+def test_rule_takes_the_smaller_step_of_the_top_pair_of_the_first_plateau():
+    steps = 2.0 ** np.arange(7)  # neighbours a factor 2 apart
+    th = Thresholds()
+    # Under-mixed (rejected) at the bottom, flat, then biased upward, and the bias levels off
+    # at the top (8.0 and 8.1 agree): the plateau counted from below wins.
+    scores = [
+        _score(3.0, accepted=False),
+        _score(4.9),
+        _score(5.0),
+        _score(5.1),
+        _score(6.0),
+        _score(8.0),
+        _score(8.1),
+    ]
+    assert _choose(steps, scores, th) == (2, 3)
+    # Nothing agrees: the flattest accepted step (least change from its half step), as a
+    # fallback; here 6.0 against 4.0.
+    scores = [_score(v) for v in [1.0, 2.0, 4.0, 6.0, 12.0, 24.0, 48.0]]
+    assert _choose(steps, scores, th) == (3, None)
+    # Nothing accepted: no choice.
+    assert _choose(steps, [_score(5.0, accepted=False)] * 7, th) is None
+
+
+@pytest.mark.validation
+def test_auto_step_size_meets_the_suite_tolerance_on_reduced_rank_regression():
+    # About a minute on 2 cores: bench/calibrate_rrr.py runs the whole suite this way.
+    from slt.models import rrr
+    from slt.validation.suites import BETA0, N_SAMPLES, RUN_LENGTH
+
+    problem = rrr.make(3, 3, 6, 1, n=N_SAMPLES, seed=0, w_star="teacher")
+    beta = BETA0 / math.log(N_SAMPLES)
+    rec = calibrate(problem.loss_fn, problem.params, problem.data, beta=beta)
+    res = slt.llc(
+        problem.loss_fn, problem.params, problem.data, **rec.llc_kwargs, **RUN_LENGTH["rrr"]
+    )
+    assert abs(res.llc - problem.exact.rlct) <= 0.10 * problem.exact.rlct, (rec.reasons[0], res)
+
+
+def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=1000)
+    loss = lambda w, b: 0.5 * jnp.mean((b["y"] - b["x"] @ w) ** 2)
+    w = jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0])
+    data = {"x": x, "y": y}
+    res = slt.llc(loss, w, data, step_size="auto", batch_size=100, num_chains=4, num_draws=4000)
+    # lambda = d/2 = 1.5; 0.2 is about four MCSEs of this run (MCSE ~ 0.05).
+    assert abs(res.llc - 1.5) < 0.2
+    calib = res.datatree["calibration"]
+    assert int(calib["recommended"].sum()) == 1
+    assert res.datatree.attrs["step_size"] in calib["step_size"].values
+    assert res.datatree.attrs["calibration_reasons"]
+    with pytest.raises(ValueError, match="step_size must be a positive number or 'auto'"):
+        slt.llc(loss, w, data, step_size="fast")
