@@ -282,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Sample each model's tempered posterior at six temperatures and compare the "
             "multi-temperature, two-temperature and variance estimates of the RLCT with the "
-            "exact value (docs/global.md). Suites: 'global' (17 cases over every exact "
-            "family; about an hour on 2 cores), 'global_quick' (2 cases). Exit 1 if a case "
+            "exact value (docs/global.md). Suites: 'global' (20 cases over every exact "
+            "family; about two hours on 2 cores), 'global_quick' (2 cases). Exit 1 if a case "
             "expected to pass misses 10%."
         ),
     )
@@ -298,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Thermodynamic integration of F_n for n from 10^2 to 10^4 on three families; the "
             "slope of F_n - nL_n(w0) on log n must be within 10% of the exact RLCT; WBIC - F_n "
-            "is printed beside it (docs/global.md). About 20 minutes on 2 cores."
+            "is printed beside it (docs/global.md). 10 replicate datasets per n; about an hour and "
+            "a half on 2 cores."
         ),
     )
     ti.add_argument("--json", metavar="PATH", help="write the rows and slopes as JSON to PATH")

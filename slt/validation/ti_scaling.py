@@ -22,18 +22,24 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
+from numpyro.infer.util import initialize_model
+from scipy import optimize
 
 from slt.estimators import free_energy as fe
 from slt.estimators.wbic import posterior_mean
 from slt.models import linear, mixture, normal_crossing, rrr
 from slt.models.problem import GlobalProblem, prefix_data, truth_energy
+from slt.tempering import temper
 from slt.workflows.tempered import TemperedSampler
 
 __all__ = ["FAMILIES", "ScalingRow", "SlopeRow", "format_scaling", "run_scaling"]
 
 NS = (100, 316, 1000, 3162, 10_000)
-REPLICATES = 3
+REPLICATES = 10
 NUM_TEMPERATURES = 24
 SAMPLING: dict[str, Any] = dict(
     sampler="nuts",
@@ -46,6 +52,7 @@ SAMPLING: dict[str, Any] = dict(
 
 FAMILIES: dict[str, Callable[[int, int], GlobalProblem]] = {
     "linear(d=3)": lambda n, seed: linear.make(3, n=n, seed=seed),
+    "w^2": lambda n, seed: normal_crossing.make([1], n=n, seed=seed),
     "w1^2 + w2^4": lambda n, seed: normal_crossing.make_sum([[1], [2]], n=n, seed=seed),
     "rrr(M=4,N=2,H=2,r=1)": lambda n, seed: rrr.make_global(4, 2, 2, 1, n=n, seed=seed),
     # The mixture family is the slowest to sample (about 10x the others per temperature).
@@ -63,6 +70,8 @@ class ScalingRow(NamedTuple):
     free_energy_se: float
     excess: float  # F_n - nL_n(w0)
     excess_sd: float  # over replicates
+    excess_min: float  # F_n - min_w nL_n(w)
+    excess_min_sd: float
     wbic_minus_f: float
     wbic_minus_f_sd: float
     sqrt_log_n: float
@@ -79,6 +88,43 @@ class SlopeRow(NamedTuple):
     se: float
     rel_error: float
     passed: bool
+    slope_min: float = math.nan
+    r"""The slope of :math:`F_n - \min_w nL_n(w)` (same limit λ, less noise)."""
+    se_min: float = math.nan
+    rel_error_min: float = math.nan
+    passed_min: bool = False
+
+
+def min_energy(problem: GlobalProblem) -> float:
+    r""":math:`\min_w nL_n(w)` over the prior's support, by L-BFGS in unconstrained coordinates.
+
+    Five starts uniform on (-2, 2) (NumPyro's initialisation box) and the true parameter's
+    :math:`nL_n(w_0)` as an upper bound (a minimum on the support's boundary, e.g. w = 0 for
+    the normal-crossing priors, lies at infinity in logit coordinates and is only approached).
+    """
+    arrays = {k: v for k, v in problem.data.items() if hasattr(v, "shape")}
+    static = {k: v for k, v in problem.data.items() if k not in arrays}
+
+    def tempered(beta, **kw):
+        temper(problem.model, beta=beta)(**kw, **static)
+
+    info, potential_gen, _, _ = initialize_model(
+        jax.random.key(0), tempered, model_args=(1.0,), model_kwargs=arrays, dynamic_args=True
+    )
+    flat0, unravel = ravel_pytree(info.z)
+    u1, u0 = potential_gen(1.0, **arrays), potential_gen(0.0, **arrays)
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x: u1(unravel(x)) - u0(unravel(x))))
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        v, g = value_and_grad(jnp.asarray(x, flat0.dtype))
+        return float(v), np.asarray(g, np.float64)
+
+    rng = np.random.default_rng(0)
+    best = truth_energy(problem) if problem.truth is not None else math.inf
+    for _ in range(5):
+        x0 = rng.uniform(-2.0, 2.0, flat0.shape)
+        best = min(best, float(optimize.minimize(fun, x0, jac=True, method="L-BFGS-B").fun))
+    return best
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -110,6 +156,7 @@ def run_scaling(
         exact = full[0].exact
         assert exact is not None and exact.multiplicity == 1
         excess = np.empty((replicates, len(ns)))
+        excess_min = np.empty((replicates, len(ns)))
         for j, n in enumerate(ns):
             start = time.perf_counter()
             datasets = [prefix_data(p, n) for p in full]
@@ -125,6 +172,7 @@ def run_scaling(
                 wbic = posterior_mean(wbic_fit.energy).value
                 problem = full[r]._replace(data=data, n=n)
                 excess[r, j] = est.value - truth_energy(problem)
+                excess_min[r, j] = est.value - min_energy(problem)
                 f_values.append(est.value)
                 f_ses.append(est.se)
                 gaps.append(wbic - est.value)
@@ -136,6 +184,10 @@ def run_scaling(
                 free_energy_se=float(np.sqrt(np.mean(np.square(f_ses)))),
                 excess=float(np.mean(excess[:, j])),
                 excess_sd=float(np.std(excess[:, j], ddof=1)) if replicates > 1 else math.nan,
+                excess_min=float(np.mean(excess_min[:, j])),
+                excess_min_sd=(
+                    float(np.std(excess_min[:, j], ddof=1)) if replicates > 1 else math.nan
+                ),
                 wbic_minus_f=float(np.mean(gaps)),
                 wbic_minus_f_sd=float(np.std(gaps, ddof=1)) if replicates > 1 else math.nan,
                 sqrt_log_n=math.sqrt(math.log(n)),
@@ -154,7 +206,26 @@ def run_scaling(
             else math.nan
         )
         rel = (slope - exact.rlct) / exact.rlct
-        slopes.append(SlopeRow(name, exact.rlct, slope, se, rel, bool(abs(rel) <= 0.10)))
+        slope_min = _slope(log_n, excess_min.mean(axis=0))
+        per_min = [_slope(log_n, excess_min[r]) for r in range(replicates)]
+        se_min = (
+            float(np.std(per_min, ddof=1) / math.sqrt(replicates)) if replicates > 1 else math.nan
+        )
+        rel_min = (slope_min - exact.rlct) / exact.rlct
+        slopes.append(
+            SlopeRow(
+                name,
+                exact.rlct,
+                slope,
+                se,
+                rel,
+                bool(abs(rel) <= 0.10),
+                slope_min,
+                se_min,
+                rel_min,
+                bool(abs(rel_min) <= 0.10),
+            )
+        )
         if echo:
             print(format_scaling([], slopes[-1:], header=False), flush=True)
     return rows, slopes
@@ -166,17 +237,20 @@ def format_scaling(rows: list[ScalingRow], slopes: list[SlopeRow], *, header: bo
     if header and rows:
         lines.append(
             f"{'family':26s} {'n':>6s} {'F_n':>10s} {'F_n-nL_n(w0)':>14s} "
-            f"{'WBIC-F_n':>13s} {'sqrt(log n)':>11s} {'div':>4s} {'sec':>6s}"
+            f"{'F_n-min nL_n':>14s} {'WBIC-F_n':>13s} {'sqrt(log n)':>11s} {'div':>4s} "
+            f"{'sec':>6s}"
         )
     for r in rows:
         lines.append(
             f"{r.family:26s} {r.n:6d} {r.free_energy:10.2f} {r.excess:7.2f}±{r.excess_sd:<6.2f} "
+            f"{r.excess_min:7.2f}±{r.excess_min_sd:<6.2f} "
             f"{r.wbic_minus_f:6.2f}±{r.wbic_minus_f_sd:<6.2f} {r.sqrt_log_n:11.2f} "
             f"{r.num_divergent:4d} {r.seconds:6.1f}"
         )
     for s in slopes:
         lines.append(
             f"  slope of F_n - nL_n(w0) on log n, {s.family}: {s.slope:.3f} ± {s.se:.3f} "
-            f"(exact λ = {s.exact:g}, {s.rel_error:+.1%}) passed={s.passed}"
+            f"(exact λ = {s.exact:g}, {s.rel_error:+.1%}) passed={s.passed}; of F_n - min nL_n: "
+            f"{s.slope_min:.3f} ± {s.se_min:.3f} ({s.rel_error_min:+.1%}) passed={s.passed_min}"
         )
     return "\n".join(lines)
