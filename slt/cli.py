@@ -165,6 +165,43 @@ def _estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    import slt
+
+    problem = _problem(args)
+    settings = _llc_settings(args)
+    rec = slt.calibrate(
+        problem.loss_fn,
+        problem.params,
+        problem.data,
+        nbeta=settings["nbeta"],
+        beta=settings["beta"],
+        gammas=(settings["gamma"],),
+        sampler=settings["sampler"],
+        sampler_options=settings["sampler_options"],
+        batch_size=settings["batch_size"],
+        num_chains=settings["num_chains"],
+        seed=settings["seed"],
+    )
+    print(
+        f"{problem.name}: recommended step size {rec.step_size:.3g} (gamma {rec.gamma:g}, "
+        f"nbeta {rec.nbeta:.4g}, batch {rec.batch_size})"
+    )
+    for reason in rec.reasons:
+        print(f"  {reason}")
+    if args.output:
+        from slt.io import save
+
+        save(rec.datatree, args.output)
+        print(f"wrote {args.output}")
+    if args.report:
+        from slt.report import write_report
+
+        write_report(rec.datatree, args.report, title=f"calibration: {problem.name}")
+        print(f"wrote {args.report}")
+    return 0
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     rrr = models.add_parser(
@@ -246,6 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_arguments(est)
     est.set_defaults(func=_estimate)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="choose the step size for a built-in model (slt.calibrate)",
+        description=(
+            "Run short chains over a grid of step sizes at the given gamma, nβ, sampler and "
+            "batch size, check each (divergence, MALA acceptance, stationarity, R-hat, draws "
+            "below the initial loss) and recommend the step where the estimate stops "
+            "depending on it, with the reasons. The run flags (--draws, --step-size, ...) are "
+            "ignored: calibrate sets them. Example: slt calibrate rrr 5 5 3 1 --batch-size 1000"
+        ),
+    )
+    _add_model_arguments(cal)
+    cal.set_defaults(func=_calibrate)
 
     val = sub.add_parser(
         "validate",

@@ -39,3 +39,14 @@ def test_help_names_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("estimate", "validate", "validate-global", "validate-ti", "report"):
         assert command in text
+
+
+def test_calibrate_prints_a_recommendation_and_reports_the_sweep(tmp_path, capsys):
+    out, page = tmp_path / "cal.nc", tmp_path / "cal.html"
+    argv = ["calibrate", "rrr", "3", "2", "2", "1", "--n", "1000", "--batch-size", "100"]
+    argv += ["--chains", "2", "-o", str(out), "--report", str(page)]
+    assert main(argv) == 0
+    assert "recommended step size" in capsys.readouterr().out
+    tree = slt.load(out)
+    assert int(tree["calibration"]["recommended"].sum()) == 1
+    assert "data:image/png;base64," in page.read_text()

@@ -283,8 +283,13 @@ def render_html(result: LLCResult | xr.DataTree, *, title: str | None = None) ->
         When ``result`` has no ``sample_stats`` group with a ``loss`` variable.
     """
     dt = _as_datatree(result)
+    if "sample_stats" not in dt.children and "calibration" in dt.children:
+        return _calibration_page(dt, title)
     if "sample_stats" not in dt.children or "loss" not in dt["sample_stats"].data_vars:
-        raise ValueError("result has no sample_stats group with a loss variable to report on")
+        raise ValueError(
+            "result has no sample_stats group with a loss variable (nor a calibration group) "
+            "to report on"
+        )
     title = title or "LLC report"
     sections = [_section("summary", "Summary", _table(_summary_rows(dt)))]
     settings = [(str(k), _e(_fmt(v))) for k, v in dt.attrs.items() if k not in _SUMMARY_KEYS]
@@ -333,17 +338,30 @@ def render_html(result: LLCResult | xr.DataTree, *, title: str | None = None) ->
     sections.append(_section("running-llc", "Running LLC", body))
 
     if "calibration" in dt.children:
-        var = figures.calibration_variable(dt)
-        if var is None:
-            body = '<p class="note">The calibration group has no numeric 2-D variable.</p>'
-        else:
-            body = _figure_html(
-                figures.to_png(figures.calibration_figure(var)),
-                f"calibration heat map of {var.name}",
-                f"{var.name} over the calibration grid {var.dims[0]} × {var.dims[1]}.",
-            )
-        sections.append(_section("calibration", "Calibration", body))
+        sections.append(_calibration_section(dt))
     return _page(title, _lead(dt), sections, _footer(dt.attrs))
+
+
+def _calibration_section(dt: xr.DataTree) -> str:
+    var = figures.calibration_variable(dt)
+    if var is None:
+        body = '<p class="note">The calibration group has no numeric 2-D variable.</p>'
+    else:
+        body = _figure_html(
+            figures.to_png(figures.calibration_figure(var)),
+            f"calibration heat map of {var.name}",
+            f"{var.name} over the calibration grid {var.dims[0]} × {var.dims[1]}.",
+        )
+    return _section("calibration", "Calibration", body)
+
+
+def _calibration_page(dt: xr.DataTree, title: str | None) -> str:
+    """A page for a :func:`slt.calibrate` sweep alone: its recommendation, reasons, heat map."""
+    attrs = dict(dt["calibration"].attrs)
+    rows = [(str(k), _e(_fmt(v))) for k, v in attrs.items()]
+    sections = [_section("settings", "Recommendation and reasons", _table(rows))]
+    sections.append(_calibration_section(dt))
+    return _page(title or "Calibration report", "", sections, _footer(dt.attrs))
 
 
 def _row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
