@@ -40,7 +40,7 @@ __all__ = ["FAMILIES", "ScalingRow", "SlopeRow", "format_scaling", "run_scaling"
 
 NS = (100, 316, 1000, 3162, 10_000)
 REPLICATES = 10
-NUM_TEMPERATURES = 24
+NUM_TEMPERATURES = 48
 SAMPLING: dict[str, Any] = dict(
     sampler="nuts",
     num_chains=4,
