@@ -65,7 +65,20 @@ def _validate_global(args: argparse.Namespace) -> int:
         text += format_global_table(rows) + "\n```\n\n" + global_summary(rows) + "\n"
         write_atomic(args.report, text)
         print(f"wrote {args.report}")
-    return 0 if all(r.passed for r in rows if not r.slow) else 1
+    ok = all(r.passed for r in rows if not r.slow)
+    if args.llc_agreement:
+        from slt.validation.global_suite import run_llc_agreement
+
+        print("\nLLC at the truth against the global posterior (5 datasets per rrr case):")
+        for a in run_llc_agreement():
+            print(
+                f"{a.case:24s} exact {a.exact:6.3f}  LLC {a.llc_mean:6.3f}  slope "
+                f"{a.global_mean:6.3f} ({a.difference:+.3f}±{a.difference_se:.3f})  same β "
+                f"{a.same_beta_mean:6.3f} ({a.same_beta_difference:+.3f}"
+                f"±{a.same_beta_difference_se:.3f}) agrees={a.agrees_same_beta}",
+                flush=True,
+            )
+    return 0 if ok else 1
 
 
 def _validate_ti(args: argparse.Namespace) -> int:
@@ -341,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     glo.add_argument("--suite", default="global_quick", help="global or global_quick")
     glo.add_argument("--json", metavar="PATH", help="write the rows as a JSON list to PATH")
     glo.add_argument("--report", metavar="PATH", help="write a Markdown report to PATH")
+    glo.add_argument(
+        "--llc-agreement",
+        action="store_true",
+        help="also compare the LLC at the truth with the global posterior on the rrr cases "
+        "(5 datasets each; about 25 minutes)",
+    )
     glo.set_defaults(func=_validate_global)
 
     ti = sub.add_parser(
