@@ -20,6 +20,7 @@ import math
 import numpy as np
 import pytest
 
+from slt.estimators import free_energy as fe
 from slt.estimators.free_energy import stepping_stone, thermodynamic, ti_schedule, trapezoid_weights
 
 N, S_PRIOR = 100, 1.0
@@ -136,3 +137,14 @@ def test_errors():
         stepping_stone([0.0, 0.5, 1.0], [np.ones((2, 10))])
     with pytest.raises(ValueError, match=r"energies_per_t\[1\]"):
         stepping_stone([0.0, 0.5, 1.0], [np.ones((2, 10)), np.ones(10)])
+
+
+def test_geometric_schedule_spans_zero_t_min_and_one_and_rejects_bad_input():
+    ts = fe.geometric_schedule(48, 1e-9)
+    assert ts[0] == 0.0 and ts[1] == pytest.approx(1e-9) and ts[-1] == 1.0
+    ratios = ts[2:] / ts[1:-1]
+    assert np.allclose(ratios, ratios[0])  # geometric after t = 0
+    with pytest.raises(ValueError, match="num must be"):
+        fe.geometric_schedule(1, 1e-3)
+    with pytest.raises(ValueError, match="t_min must be"):
+        fe.geometric_schedule(10, 0.0)
