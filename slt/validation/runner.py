@@ -1,6 +1,5 @@
 """Run a validation suite: estimate every case, compare to the exact value, tabulate."""
 
-import io
 import json
 import math
 import os
@@ -187,62 +186,17 @@ def write_json(rows: list[Row], path: str) -> None:
     write_atomic(path, json.dumps([r._asdict() for r in rows], indent=2) + "\n")
 
 
-def write_plot(rows: list[Row], path: str, *, title: str = "", band: float | None = None) -> None:
+def write_plot(rows: list[Row], path: str, *, title: str = "") -> None:
     """A log-log scatter of estimated against exact λ as a PNG at ``path`` (written atomically).
 
-    One colour per sampler, error bars of ±2 MCSE, the line y = x and the band
-    ``(1 ± band) x`` shaded; ``band`` defaults to the largest tolerance of the rows. Failed rows
-    are drawn as open markers. Uses matplotlib's Agg canvas directly (no pyplot, no display).
+    The figure of the HTML report (:func:`slt.report.figures.validation_figure`): one colour
+    per sampler, error bars of ±2 MCSE, the line y = x and the band of the largest tolerance
+    shaded; failed rows are drawn as open markers.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from slt.report.figures import to_png, validation_figure
 
     if not rows:
         raise ValueError("write_plot needs at least one row")
-    if band is None:
-        band = max(r.tolerance for r in rows)
-    fig = Figure(figsize=(6.0, 5.5), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    exact = [r.exact for r in rows]
-    lo, hi = min(exact) / 1.5, max(exact) * 1.5
-    grid = [lo * (hi / lo) ** (i / 100) for i in range(101)]
-    ax.fill_between(
-        grid,
-        [g * (1 - band) for g in grid],
-        [g * (1 + band) for g in grid],
-        color="0.85",
-        label=f"±{band:.0%}",
-    )
-    ax.plot(grid, grid, color="0.3", lw=1, label="y = x")
-    colours = ["C0", "C1", "C2", "C3", "C4", "C5"]
-    for i, sampler in enumerate(dict.fromkeys(r.sampler for r in rows)):
-        colour = colours[i % len(colours)]
-        mine = [r for r in rows if r.sampler == sampler]
-        for passed in (True, False):
-            sel = [r for r in mine if r.passed == passed]
-            if not sel:
-                continue
-            ax.errorbar(
-                [r.exact for r in sel],
-                [r.estimate for r in sel],
-                yerr=[2 * r.mcse for r in sel],
-                fmt="o",
-                ms=5,
-                color=colour,
-                mfc=colour if passed else "none",
-                elinewidth=1,
-                label=sampler if passed else f"{sampler} (failed)",
-            )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_xlabel("exact λ")
-    ax.set_ylabel("estimated λ̂ (± 2 MCSE)")
-    ax.set_title(title or "LLC estimate against exact learning coefficient")
-    ax.legend(loc="upper left", frameon=False)
-    ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    write_atomic(path, buf.getvalue())
+    title = title or "LLC estimate against exact learning coefficient"
+    figure = validation_figure([r._asdict() for r in rows], title)
+    write_atomic(path, to_png(figure))
