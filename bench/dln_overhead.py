@@ -400,14 +400,10 @@ def worker(args: argparse.Namespace) -> int:
     try:
         row = run_size(args.worker, args)
     except Exception as err:  # report any failure (OOM included) and let the parent go on
-        text = str(err).strip().splitlines()
-        reason = f"{type(err).__name__}: {text[0] if text else ''}"
-        if "RESOURCE_EXHAUSTED" in str(err) or isinstance(err, MemoryError):
-            reason = "out of memory: " + reason
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        row = dict(size=args.worker, error=reason)
+        row = dict(size=args.worker, error=dln_scale.failure_reason(err))
     Path(args.result_file).write_text(json.dumps(row))
     return 0 if "error" not in row else 1
 

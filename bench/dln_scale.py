@@ -201,16 +201,22 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
     return row
 
 
+def failure_reason(err: BaseException) -> str:
+    """One line saying why a size failed, marked "out of memory" when it was."""
+    text = str(err).strip().splitlines()
+    reason = f"{type(err).__name__}: {text[0] if text else ''}"
+    if "RESOURCE_EXHAUSTED" in str(err) or isinstance(err, MemoryError):
+        reason = "out of memory: " + reason
+    return reason
+
+
 def worker(args: argparse.Namespace) -> int:
     """Run ``args.worker`` and print one ``RESULT`` or ``ERROR`` line of JSON."""
     try:
         row = run_size(args.worker, args)
     except Exception as err:  # report any failure (OOM included) and let the parent go on
-        text = str(err).strip().splitlines()
-        reason = f"{type(err).__name__}: {text[0] if text else ''}"
-        if "RESOURCE_EXHAUSTED" in str(err) or isinstance(err, MemoryError):
-            reason = "out of memory: " + reason
         traceback.print_exc(file=sys.stderr)
+        reason = failure_reason(err)
         print("ERROR " + json.dumps(dict(size=args.worker, reason=reason)), flush=True)
         return 1
     print("RESULT " + json.dumps(row), flush=True)
