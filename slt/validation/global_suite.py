@@ -345,6 +345,11 @@ class AgreementRow(NamedTuple):
     agrees_same_beta: bool = False
 
 
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    """The mean over datasets and its standard error (the spread over √k)."""
+    return float(values.mean()), float(np.std(values, ddof=1) / math.sqrt(len(values)))
+
+
 def run_llc_agreement(
     names: list[str] | None = None, *, data_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
 ) -> list[AgreementRow]:
@@ -365,12 +370,8 @@ def run_llc_agreement(
         glob = np.array([r.estimate for r in runs])
         loc = np.array([r.llc for r in runs])
         same = np.array([r.global_at_llc_beta for r in runs])
-        diff = loc - glob
-        se = float(np.std(diff, ddof=1) / math.sqrt(len(diff)))
-        mean = float(diff.mean())
-        diff_same = loc - same
-        se_same = float(np.std(diff_same, ddof=1) / math.sqrt(len(diff)))
-        mean_same = float(diff_same.mean())
+        mean, se = _mean_se(loc - glob)
+        mean_same, se_same = _mean_se(loc - same)
         rows.append(
             AgreementRow(
                 case.name,

@@ -134,6 +134,19 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def _sd(values) -> float:
+    """The sample standard deviation over replicates (NaN with fewer than two)."""
+    values = np.asarray(values, float)
+    return float(np.std(values, ddof=1)) if values.size > 1 else math.nan
+
+
+def _fit_slope(log_n: np.ndarray, excess: np.ndarray) -> tuple[float, float]:
+    """The slope of the replicate-mean excess (replicate, n) on log n, and its standard error
+    from the spread of the replicates' own slopes."""
+    per_replicate = [_slope(log_n, e) for e in excess]
+    return _slope(log_n, excess.mean(axis=0)), _sd(per_replicate) / math.sqrt(len(excess))
+
+
 def run_scaling(
     families: list[str] | None = None,
     *,
@@ -193,13 +206,11 @@ def run_scaling(
                 free_energy=float(np.mean(f_values)),
                 free_energy_se=float(np.sqrt(np.mean(np.square(f_ses)))),
                 excess=float(np.mean(excess[:, j])),
-                excess_sd=float(np.std(excess[:, j], ddof=1)) if replicates > 1 else math.nan,
+                excess_sd=_sd(excess[:, j]),
                 excess_min=float(np.mean(excess_min[:, j])),
-                excess_min_sd=(
-                    float(np.std(excess_min[:, j], ddof=1)) if replicates > 1 else math.nan
-                ),
+                excess_min_sd=_sd(excess_min[:, j]),
                 wbic_minus_f=float(np.mean(gaps)),
-                wbic_minus_f_sd=float(np.std(gaps, ddof=1)) if replicates > 1 else math.nan,
+                wbic_minus_f_sd=_sd(gaps),
                 sqrt_log_n=math.sqrt(math.log(n)),
                 num_divergent=num_div,
                 seconds=time.perf_counter() - start,
@@ -208,19 +219,9 @@ def run_scaling(
             if echo:
                 print(format_scaling([row], [], header=not j and name == names[0]), flush=True)
         log_n = np.log(np.asarray(ns, float))
-        per_replicate = [_slope(log_n, excess[r]) for r in range(replicates)]
-        slope = _slope(log_n, excess.mean(axis=0))
-        se = (
-            float(np.std(per_replicate, ddof=1) / math.sqrt(replicates))
-            if replicates > 1
-            else math.nan
-        )
+        slope, se = _fit_slope(log_n, excess)
+        slope_min, se_min = _fit_slope(log_n, excess_min)
         rel = (slope - exact.rlct) / exact.rlct
-        slope_min = _slope(log_n, excess_min.mean(axis=0))
-        per_min = [_slope(log_n, excess_min[r]) for r in range(replicates)]
-        se_min = (
-            float(np.std(per_min, ddof=1) / math.sqrt(replicates)) if replicates > 1 else math.nan
-        )
         rel_min = (slope_min - exact.rlct) / exact.rlct
         slopes.append(
             SlopeRow(
