@@ -221,13 +221,8 @@ def test_auto_step_size_meets_the_suite_tolerance_on_reduced_rank_regression():
 
 
 def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(1000, 3))
-    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=1000)
-    loss = lambda w, b: 0.5 * jnp.mean((b["y"] - b["x"] @ w) ** 2)
-    w = jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0])
-    data = {"x": x, "y": y}
-    res = slt.llc(loss, w, data, step_size="auto", batch_size=100, num_chains=4, num_draws=4000)
+    fn, w, data = regression(d=3)
+    res = slt.llc(fn, w, data, step_size="auto", batch_size=100, num_chains=4, num_draws=4000)
     # lambda = d/2 = 1.5; 0.2 is about four MCSEs of this run (MCSE ~ 0.05).
     assert abs(res.llc - 1.5) < 0.2
     calib = res.datatree["calibration"]
@@ -235,4 +230,4 @@ def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
     assert res.datatree.attrs["step_size"] in calib["step_size"].values
     assert res.datatree.attrs["calibration_reasons"]
     with pytest.raises(ValueError, match="step_size must be a positive number or 'auto'"):
-        slt.llc(loss, w, data, step_size="fast")
+        slt.llc(fn, w, data, step_size="fast")
