@@ -29,14 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from numpyro.infer.util import initialize_model
 from scipy import optimize
 
 from slt.estimators import free_energy as fe
 from slt.estimators.wbic import posterior_mean
 from slt.models import linear, mixture, normal_crossing, rrr
 from slt.models.problem import GlobalProblem, prefix_data, truth_energy
-from slt.tempering import temper
 from slt.workflows.tempered import TemperedSampler
 
 __all__ = ["FAMILIES", "ScalingRow", "SlopeRow", "format_scaling", "run_scaling"]
@@ -105,18 +103,10 @@ def min_energy(problem: GlobalProblem) -> float:
     :math:`nL_n(w_0)` as an upper bound (a minimum on the support's boundary, e.g. w = 0 for
     the normal-crossing priors, lies at infinity in logit coordinates and is only approached).
     """
-    arrays = {k: v for k, v in problem.data.items() if hasattr(v, "shape")}
-    static = {k: v for k, v in problem.data.items() if k not in arrays}
-
-    def tempered(beta, **kw):
-        temper(problem.model, beta=beta)(**kw, **static)
-
-    info, potential_gen, _, _ = initialize_model(
-        jax.random.key(0), tempered, model_args=(1.0,), model_kwargs=arrays, dynamic_args=True
-    )
-    flat0, unravel = ravel_pytree(info.z)
-    u1, u0 = potential_gen(1.0, **arrays), potential_gen(0.0, **arrays)
-    value_and_grad = jax.jit(jax.value_and_grad(lambda x: u1(unravel(x)) - u0(unravel(x))))
+    sampler = TemperedSampler(problem.model, problem.data, n=problem.n)
+    flat0, unravel = ravel_pytree(sampler.unconstrained_structure)
+    energy = sampler.energy_fn()
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x: energy(unravel(x))))
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         v, g = value_and_grad(jnp.asarray(x, flat0.dtype))

@@ -258,6 +258,7 @@ class TemperedSampler:
             dynamic_args=True,
         )
         self._shape = info.z  # the unconstrained parameters' structure
+        self._potential_gen = potential_gen
         init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo=algo)
         num_warmup, num_samples = self.num_warmup, self.num_samples
         chunk = chunk_size(num_warmup + num_samples)
@@ -308,8 +309,7 @@ class TemperedSampler:
                     draw, state, length=num_samples
                 )
             # Untempered nL_n(w) = U_1(z) - U_0(z): the prior and the log-Jacobian cancel.
-            u1 = jax.vmap(potential_gen(1.0, **arrays))(z)
-            u0 = jax.vmap(potential_gen(0.0, **arrays))(z)
+            n_loss = jax.vmap(self.energy_fn(arrays))(z)
             samples = jax.vmap(constrain_gen(beta, **arrays))(z)
             stats = dict(
                 lp=-pe,
@@ -319,9 +319,23 @@ class TemperedSampler:
                 n_steps=steps,
                 step_size=size,
             )
-            return samples, stats, u1 - u0
+            return samples, stats, n_loss
 
         self._program = jax.jit(jax.vmap(one_chain, in_axes=(0, None, None, None)))
+
+    @property
+    def unconstrained_structure(self) -> Any:
+        """A pytree of the unconstrained latent sites (shapes and dtypes of what is sampled)."""
+        return self._shape
+
+    def energy_fn(self, arrays: dict[str, Any] | None = None):
+        r""":math:`z \mapsto nL_n(w(z))` in unconstrained coordinates, untempered:
+        :math:`U_1(z) - U_0(z)`, the prior and the log-Jacobian cancelling. ``arrays``: the
+        model's array arguments (default: those the sampler was built with)."""
+        arrays = self._arrays if arrays is None else arrays
+        u1 = self._potential_gen(1.0, **arrays)
+        u0 = self._potential_gen(0.0, **arrays)
+        return lambda z: u1(z) - u0(z)
 
     def fit(self, beta: float, seed: int = 0, data: dict[str, Any] | None = None) -> TemperedFit:
         """Draws at inverse temperature ``beta`` (>= 0) from ``seed``.
