@@ -4,7 +4,7 @@ import importlib.metadata
 
 from slt import exact, models
 from slt.base import SamplingAlgorithm, StepInfo
-from slt.errors import DivergenceError, DivergenceWarning
+from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
 from slt.exact import LearningCoefficient
 from slt.io import load
 from slt.result import LLCResult
@@ -23,6 +23,7 @@ __all__ = [
     "GlobalEstimate",
     "LLCResult",
     "LearningCoefficient",
+    "NoiseTemperatureWarning",
     "SamplingAlgorithm",
     "StepInfo",
     "TemperedFit",

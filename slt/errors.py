@@ -1,6 +1,6 @@
 """Warnings and errors shared by the workflows."""
 
-__all__ = ["DivergenceError", "DivergenceWarning"]
+__all__ = ["DivergenceError", "DivergenceWarning", "NoiseTemperatureWarning"]
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -9,3 +9,8 @@ class DivergenceWarning(RuntimeWarning):
 
 class DivergenceError(RuntimeError):
     """Every chain diverged: there is no estimate."""
+
+
+class NoiseTemperatureWarning(UserWarning):
+    """The minibatch-gradient noise heats the chain: the estimate is biased upward by about the
+    noise temperature τ̂ (see :mod:`slt.gradient`)."""

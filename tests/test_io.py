@@ -28,7 +28,7 @@ def result():
         squared_error,
         {"w": w},
         {"x": x, "y": y},
-        step_size=1e-3,
+        step_size=4e-4,
         batch_size=50,
         num_chains=2,
         num_draws=40,

@@ -111,7 +111,7 @@ def test_progress_off_compiles_no_callback():
 
 
 def test_silent_off_a_terminal_or_when_switched_off(steps, capsys, monkeypatch):
-    kw = dict(num_chains=2, num_draws=20, num_burnin=5, batch_size=20, step_size=1e-3, nbeta=50.0)
+    kw = dict(num_chains=2, num_draws=20, num_burnin=5, batch_size=20, step_size=4e-4, nbeta=50.0)
     slt.llc(loss, W, DATA, **kw)  # "auto", and pytest's stderr is no terminal
     _tty(monkeypatch)
     slt.llc(loss, W, DATA, progress=False, **kw)

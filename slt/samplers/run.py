@@ -30,7 +30,7 @@ not wait on the host. With ``progress=False`` the program holds no callback at a
 
 import functools
 from collections.abc import Hashable
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +40,7 @@ from jax.sharding import Mesh, PartitionSpec
 from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm
 from slt.data import Batcher, batch_at
+from slt.gradient import Anchor, control_variate, gradient_noise
 from slt.progress import Progress, chunk_size, chunked_scan
 from slt.tree import tree_size, tree_sq_norm, tree_sub
 
@@ -62,6 +63,10 @@ class Trace(NamedTuple):
         The same statistics over the burn-in steps, each (chain, burnin).
     positions
         Thinned parameter draws (leaves (chain, draw // params_every, ...)) or ``None``.
+    grad_noise
+        Per-chain :math:`\\operatorname{tr}\\mathrm{Var}(\\nabla L_B)/d` of the sampler's gradient
+        estimator at the chain's last position (:func:`slt.gradient.gradient_noise`), shape
+        (chain,); ``None`` when not measured.
     """
 
     init_loss: np.ndarray
@@ -69,6 +74,7 @@ class Trace(NamedTuple):
     sample_stats: dict[str, np.ndarray]
     warmup_stats: dict[str, np.ndarray]
     positions: ArrayTree | None
+    grad_noise: np.ndarray | None = None
 
 
 def chain_devices(num_chains: int) -> list[jax.Device]:
@@ -181,9 +187,12 @@ def _program(
         carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
         carry, warmup = scan(step_fn, carry, jnp.arange(settings.num_burnin))
         starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
-        _, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
+        carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
         stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
-        return init_loss, init_sd, stats, warmup, positions
+        noise = gradient_noise(
+            jax.random.fold_in(batch_key, 1), loss_fn, carry[0].position, data, batcher.batch_size
+        )
+        return init_loss, init_sd, stats, warmup, positions, noise
 
     run = jax.vmap(one_chain, in_axes=(0, None, None))
     devices = chain_devices(settings.num_chains) if settings.shard else jax.devices()[:1]
@@ -204,9 +213,11 @@ def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshol
     """
 
     def program(keys, center, data, hyper, run_id=None):
+        anchor = hyper.get("anchor")
+        loss = loss_fn if anchor is None else control_variate(loss_fn, center, anchor)
         run = _program(
             build(center, hyper),
-            loss_fn,
+            loss,
             settings,
             hyper["nbeta"],
             hyper["divergence_threshold"] if has_threshold else None,
@@ -234,6 +245,7 @@ def run_chains(
     params_every: int = 0,
     shard: bool = True,
     hyper: dict[str, float] | None = None,
+    anchor: Anchor | None = None,
     progress: bool = False,
     label: str = "llc",
 ) -> Trace:
@@ -273,6 +285,11 @@ def run_chains(
         Split chains over the visible devices.
     hyper
         With a builder: the numbers it reads (``nbeta`` and ``divergence_threshold`` are added).
+    anchor
+        With a builder: the full-data loss and gradient at ``center``
+        (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run
+        then uses the control-variate loss :func:`slt.gradient.control_variate` for the initial
+        loss, the trace and the divergence check, and the builder must step with it too.
     progress
         Draw a progress line on stderr (``label: done/total steps (%), steps/s, time left``),
         updated every 1% of the steps without stopping the computation; off, the compiled
@@ -294,6 +311,11 @@ def run_chains(
     with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:
         run_id = None if bar.id is None else np.int32(bar.id)
         if isinstance(algorithm, SamplingAlgorithm):
+            if anchor is not None:
+                raise ValueError(
+                    "anchor needs an AlgorithmBuilder (it reads hyper['anchor']); a built "
+                    "SamplingAlgorithm steps with its own posterior's loss"
+                )
 
             def run(keys, center, data, run_id=None):
                 program = _program(
@@ -303,16 +325,19 @@ def run_chains(
 
             out = jax.jit(run)(keys, center, data, run_id)
         else:
-            values = dict(hyper or {}, nbeta=nbeta)
+            values: dict[str, Any] = dict(hyper or {}, nbeta=nbeta)
+            if anchor is not None:
+                values["anchor"] = anchor
             if divergence_threshold is not None:
                 values["divergence_threshold"] = divergence_threshold
             program = _compiled(algorithm, loss_fn, settings, divergence_threshold is not None)
             out = program(keys, center, data, values, run_id)
-        init_loss, init_sd, stats, warmup, positions = jax.device_get(out)
+        init_loss, init_sd, stats, warmup, positions, noise = jax.device_get(out)
     return Trace(  # writable host copies
         np.array(init_loss),
         np.array(init_sd),
         {k: np.array(v) for k, v in stats.items()},
         {k: np.array(v) for k, v in warmup.items()},
         positions,
+        np.array(noise),
     )

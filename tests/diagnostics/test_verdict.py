@@ -187,6 +187,7 @@ def test_thresholds_are_exposed_read_only():
     assert THRESHOLDS == {
         "num_diverging": 0,
         "acceptance_rate": 0.5,
+        "noise_temperature": 0.03,
         "frac_below_init": 0.2,
         "llc": 0.0,
         "rhat": 1.01,
@@ -254,7 +255,7 @@ def regression():
     return squared_error, w_star, {"x": x, "y": y}
 
 
-RUN = dict(step_size=1e-3, batch_size=100, num_chains=4, num_draws=4000, num_burnin=100)
+RUN = dict(step_size=4e-4, batch_size=100, num_chains=4, num_draws=4000, num_burnin=100)
 
 
 def test_a_real_run_at_the_minimum_is_trustworthy_and_records_it():
@@ -287,3 +288,13 @@ def test_a_run_where_every_chain_diverged_gets_a_verdict_without_warnings():
     assert np.isnan(d.frac_below_init) and np.isnan(d.acceptance_rate)
     assert d.verdict == "step too large" and d.reasons[0] == "4 of 4 chains diverged (> 0 allowed)"
     assert "R-hat is nan" in d.reasons[1] and "relative MCSE is nan" in d.reasons[2]
+
+
+def test_a_hot_chain_is_step_too_large_and_names_tau():
+    d = diagnose(tree(noise_temperature=0.08))
+    assert d.verdict == "step too large" and d.noise_temperature == 0.08
+    assert d.reasons[0].startswith("noise temperature tau 0.08 > 0.03")
+    assert "batch_size" in d.reasons[0]
+    # At the threshold itself, and when not recorded, the rule does not fire.
+    assert diagnose(tree(noise_temperature=0.03)).verdict == "trustworthy"
+    assert np.isnan(diagnose(tree()).noise_temperature)

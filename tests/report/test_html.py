@@ -41,7 +41,7 @@ def result():
         loss,
         w_star,
         {"x": x, "y": y},
-        step_size=1e-3,
+        step_size=4e-4,
         batch_size=100,
         num_chains=3,
         num_draws=120,

@@ -1,0 +1,194 @@
+r"""Gradient estimators for the SG-MCMC kernels, and the temperature their noise adds.
+
+**Minibatch.** The kernels step with :math:`\nabla L_B(w)`, the gradient of the mean loss over a
+minibatch B of size b drawn without replacement. It is unbiased for :math:`\nabla L_n(w)` with
+covariance :math:`\Sigma(w)/b \cdot (n-b)/(n-1)`, :math:`\Sigma` the covariance of the
+per-sample gradients.
+
+**Control variate** around :math:`w^\ast` (Baker, Fearnhead, Fox & Nemeth 2019, "Control
+variates for stochastic gradient MCMC", Statistics and Computing 29:599, eq. 6): with the
+full-data loss and gradient at :math:`w^\ast` computed once (the *anchor*),
+
+.. math::
+
+    \tilde L_B(w) = L_B(w) - L_B(w^\ast) - \langle \nabla L_B(w^\ast) - \nabla L_n(w^\ast),
+        w - w^\ast\rangle + L_n(w^\ast),
+    \qquad
+    \nabla\tilde L_B(w) = \nabla L_B(w) - \nabla L_B(w^\ast) + \nabla L_n(w^\ast).
+
+Both are unbiased for :math:`L_n(w)` and :math:`\nabla L_n(w)` (the bracket has mean zero over
+B), both are exact at :math:`w = w^\ast`, and the gradient's noise is that of the per-sample
+*differences* :math:`\nabla\ell_i(w) - \nabla\ell_i(w^\ast)`, which shrinks like
+:math:`\lVert w - w^\ast\rVert^2` near :math:`w^\ast` -- where a localized chain stays. The loss
+:math:`\tilde L_B` is also the trace: its minibatch noise vanishes at :math:`w^\ast` too, so the
+LLC estimate :math:`n\beta(\overline{\tilde L} - L_n(w^\ast))` needs fewer draws. Cost: one more
+forward-backward pass per step, at :math:`w^\ast` on the same batch.
+
+**Noise temperature.** An SGLD step :math:`w + \tfrac{\epsilon}{2}\nabla\log p + \sqrt\epsilon\xi`
+with a noisy gradient :math:`-n\beta(\nabla L_n + \eta)` adds the displacement
+:math:`-\tfrac{\epsilon}{2}n\beta\eta` of variance :math:`\tfrac{\epsilon^2}{4}(n\beta)^2
+\mathrm{Var}(\eta)` to the injected :math:`\epsilon`: per coordinate the chain runs at the
+temperature :math:`1 + \tau` with
+
+.. math::
+
+    \tau = \frac{\epsilon\,(n\beta)^2}{4}\,\frac{\operatorname{tr}\mathrm{Var}(\nabla L_B)}{d}
+
+(Welling & Teh 2011, §4; ../shared/MATH.md §8). In a quadratic basin each direction contributes
+:math:`T/2` to :math:`n\beta\,\mathbb{E}[L - L^\ast]`, so :math:`\hat\lambda` reads about
+:math:`(1 + \tau)\lambda`: τ is the relative bias the gradient noise adds, when it is spread
+evenly over the coordinates. :func:`gradient_noise` measures
+:math:`\operatorname{tr}\mathrm{Var}(\nabla L_B)/d` from pairs of independent minibatches,
+:math:`\mathbb{E}\lVert g_{B_1} - g_{B_2}\rVert^2 = 2\operatorname{tr}\mathrm{Var}(g_B)`, which
+needs no per-sample gradients and so no memory beyond two gradients.
+"""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from slt._types import ArrayTree, Batch, PRNGKey
+from slt.posterior import LossFn
+from slt.tree import tree_dot, tree_size, tree_sq_norm, tree_sub
+
+__all__ = [
+    "GRADIENTS",
+    "Anchor",
+    "control_variate",
+    "full_loss_and_grad",
+    "gradient_noise",
+    "noise_temperature",
+]
+
+GRADIENTS = ("minibatch", "control_variate")
+"""The gradient estimators :func:`slt.llc` offers."""
+
+
+class Anchor(NamedTuple):
+    """The full-data loss :math:`L_n(w^\\ast)` and gradient :math:`\\nabla L_n(w^\\ast)`."""
+
+    loss: jax.Array
+    grad: ArrayTree
+
+
+def full_loss_and_grad(
+    loss_fn: LossFn, params: ArrayTree, data: Batch, *, chunk_size: int = 4096
+) -> Anchor:
+    r""":math:`L_n(w)` and :math:`\nabla L_n(w)` over the whole dataset, in chunks.
+
+    ``loss_fn`` is a mean over its batch, so the full-data mean is the chunk means weighted by
+    chunk length: ``n // chunk_size`` chunks of ``chunk_size`` in a ``scan`` (one compiled
+    body, the memory of one chunk) and the remainder as one more chunk.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> loss = lambda w, b: jnp.mean((b["x"] * w) ** 2)
+    >>> anchor = full_loss_and_grad(loss, 2.0, {"x": jnp.arange(10.0)}, chunk_size=4)
+    >>> round(float(anchor.loss), 4), round(float(anchor.grad), 4)   # 4·mean(x²), 4·mean(x²)
+    (114.0, 114.0)
+    """
+    if not (isinstance(chunk_size, int) and chunk_size >= 1):
+        raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
+    n = jax.tree.leaves(data)[0].shape[0]
+    return _full_loss_and_grad(loss_fn, min(chunk_size, n), params, data)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _full_loss_and_grad(loss_fn: LossFn, chunk: int, params: ArrayTree, data: Batch) -> Anchor:
+    n = jax.tree.leaves(data)[0].shape[0]
+    full, rest = divmod(n, chunk)
+    value_and_grad = jax.value_and_grad(lambda p, b: jnp.asarray(loss_fn(p, b)))
+
+    def body(total, batch):
+        loss, grad = value_and_grad(params, batch)
+        return jax.tree.map(lambda t, x: t + chunk * x, total, (loss, grad)), None
+
+    head = jax.tree.map(lambda x: x[: full * chunk].reshape((full, chunk) + x.shape[1:]), data)
+    zero = jax.tree.map(jnp.zeros_like, value_and_grad(params, jax.tree.map(lambda x: x[:1], data)))
+    total, _ = jax.lax.scan(body, zero, head)
+    if rest:
+        loss, grad = value_and_grad(params, jax.tree.map(lambda x: x[full * chunk :], data))
+        total = jax.tree.map(lambda t, x: t + rest * x, total, (loss, grad))
+    loss, grad = jax.tree.map(lambda t: t / n, total)
+    return Anchor(loss, grad)
+
+
+def control_variate(loss_fn: LossFn, center: ArrayTree, anchor: Anchor) -> LossFn:
+    r"""The control-variate loss :math:`\tilde L_B` around ``center`` (module docstring).
+
+    Its value is unbiased for :math:`L_n(w)` and its gradient is
+    :math:`\nabla L_B(w) - \nabla L_B(w^\ast) + \nabla L_n(w^\ast)`; the term at
+    :math:`w^\ast` is a forward-mode derivative along :math:`w - w^\ast`, whose reverse-mode
+    gradient is :math:`\nabla L_B(w^\ast)`.
+
+    Examples
+    --------
+    At the center it is the full-data loss on every batch:
+
+    >>> import jax.numpy as jnp
+    >>> data = {"x": jnp.arange(8.0)}
+    >>> loss = lambda w, b: jnp.mean((b["x"] - w) ** 2)
+    >>> cv = control_variate(loss, 1.0, full_loss_and_grad(loss, 1.0, data))
+    >>> [round(float(cv(1.0, {"x": data["x"][i : i + 2]})), 4) for i in (0, 6)]
+    [11.5, 11.5]
+    """
+
+    def fn(w: ArrayTree, batch: Batch) -> jax.Array:
+        delta = tree_sub(w, center)
+        loss_w = jnp.asarray(loss_fn(w, batch))
+        loss_c, slope_c = jax.jvp(lambda p: jnp.asarray(loss_fn(p, batch)), (center,), (delta,))
+        return loss_w - loss_c - slope_c + tree_dot(anchor.grad, delta) + anchor.loss
+
+    return fn
+
+
+def gradient_noise(
+    rng_key: PRNGKey,
+    loss_fn: LossFn,
+    params: ArrayTree,
+    data: Batch,
+    batch_size: int,
+    *,
+    num_pairs: int = 8,
+) -> jax.Array:
+    r""":math:`\operatorname{tr}\mathrm{Var}(\nabla L_B(w))/d` from ``num_pairs`` pairs of batches.
+
+    Each batch is the first ``batch_size`` entries of its own random permutation (a minibatch
+    drawn without replacement, as the kernels draw them), so the two of a pair are independent
+    and :math:`\mathbb{E}\lVert g_{B_1} - g_{B_2}\rVert^2 / 2 = \operatorname{tr}\mathrm{Var}(g_B)`.
+    Zero when ``batch_size`` is n. Traceable (no host sync); memory: two gradients.
+    """
+    n = jax.tree.leaves(data)[0].shape[0]
+    grad = jax.grad(lambda p, b: jnp.asarray(loss_fn(p, b)))
+
+    def batch_grad(key):
+        idx = jax.random.permutation(key, n)[:batch_size]
+        return grad(params, jax.tree.map(lambda x: x[idx], data))
+
+    def one_pair(total, key):
+        first, second = jax.random.split(key)
+        diff = tree_sub(batch_grad(first), batch_grad(second))
+        return total + 0.5 * tree_sq_norm(diff), None
+
+    total, _ = jax.lax.scan(one_pair, jnp.zeros(()), jax.random.split(rng_key, num_pairs))
+    return total / (num_pairs * tree_size(params))
+
+
+def noise_temperature(
+    grad_noise: jax.Array | float, *, step_size: jax.Array | float, nbeta: float
+) -> jax.Array:
+    r"""The excess temperature :math:`\tau = \epsilon (n\beta)^2 v / 4` for the per-coordinate
+    minibatch-gradient variance :math:`v` = ``grad_noise`` (module docstring).
+
+    For RMSProp-SGLD pass the mean per-coordinate step: then τ is the coordinate average under
+    the approximation that step and variance are uncorrelated across coordinates.
+
+    Examples
+    --------
+    >>> round(float(noise_temperature(0.01, step_size=1e-4, nbeta=1000.0)), 4)
+    0.25
+    """
+    return jnp.asarray(step_size) * nbeta**2 * jnp.asarray(grad_noise) / 4.0

@@ -1,0 +1,158 @@
+"""The gradient estimators of slt.gradient, and the noise temperature slt.llc reports."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import slt
+from slt.gradient import (
+    control_variate,
+    full_loss_and_grad,
+    gradient_noise,
+    noise_temperature,
+)
+from slt.tree import tree_sq_norm, tree_sub
+
+
+def regression(n=2000, d=4, sigma=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    w_true = rng.normal(size=d).astype(np.float32)
+    y = (x @ w_true + sigma * rng.normal(size=n)).astype(np.float32)
+    data = {"x": jnp.asarray(x), "y": jnp.asarray(y)}
+    loss = lambda w, b: 0.5 * jnp.mean((b["y"] - b["x"] @ w["w"]) ** 2)
+    return loss, {"w": jnp.asarray(w_true)}, data
+
+
+def tanh_model(n=1200, seed=0):
+    """A nonlinear model whose per-sample gradients are not linear in w."""
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.normal(size=(n, 3)), jnp.float32)
+    y = jnp.asarray(rng.normal(size=n), jnp.float32)
+    params = {"a": jnp.asarray(rng.normal(size=(3, 5)), jnp.float32), "b": jnp.ones(5)}
+    loss = lambda w, b: 0.5 * jnp.mean((b["y"] - jnp.tanh(b["x"] @ w["a"]) @ w["b"]) ** 2)
+    return loss, params, {"x": x, "y": y}
+
+
+def test_full_loss_and_grad_matches_one_pass_with_a_remainder_chunk():
+    loss, params, data = tanh_model(n=1000)
+    anchor = full_loss_and_grad(loss, params, data, chunk_size=96)  # 10 chunks + 40 left over
+    value, grad = jax.value_and_grad(loss)(params, data)
+    np.testing.assert_allclose(anchor.loss, value, rtol=1e-5)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), anchor.grad, grad
+    )
+
+
+def test_full_loss_and_grad_rejects_a_bad_chunk_size():
+    loss, params, data = regression()
+    with pytest.raises(ValueError, match="chunk_size"):
+        full_loss_and_grad(loss, params, data, chunk_size=0)
+
+
+def test_control_variate_is_exact_at_the_center():
+    loss, params, data = tanh_model()
+    anchor = full_loss_and_grad(loss, params, data)
+    cv = control_variate(loss, params, anchor)
+    for start in (0, 300, 1100):
+        batch = jax.tree.map(lambda x, s=start: x[s : s + 100], data)
+        value, grad = jax.value_and_grad(cv)(params, batch)
+        np.testing.assert_allclose(value, anchor.loss, rtol=1e-6)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), grad, anchor.grad)
+
+
+def test_control_variate_gradient_has_the_closed_form_and_is_unbiased():
+    loss, params, data = tanh_model()
+    anchor = full_loss_and_grad(loss, params, data)
+    cv = control_variate(loss, params, anchor)
+    w = jax.tree.map(lambda x: x + 0.05, params)
+    grad = jax.grad(loss)
+    batches = [jax.tree.map(lambda x, s=s: x[s : s + 100], data) for s in range(0, 1200, 100)]
+    for batch in batches[:2]:  # the formula of Baker et al. (2019), eq. 6
+        expected = jax.tree.map(
+            lambda g, g0, gn: g - g0 + gn, grad(w, batch), grad(params, batch), anchor.grad
+        )
+        got = jax.grad(cv)(w, batch)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), got, expected)
+    # Over the disjoint batches of one epoch the mean is the full-data gradient: unbiased.
+    mean = jax.tree.map(lambda *g: sum(g) / len(g), *[jax.grad(cv)(w, b) for b in batches])
+    full = grad(w, data)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), mean, full)
+    values = np.mean([cv(w, b) for b in batches])
+    np.testing.assert_allclose(values, loss(w, data), rtol=1e-5)
+
+
+def test_control_variate_noise_is_smaller_near_the_center_and_shrinks_with_distance():
+    loss, params, data = tanh_model()
+    cv = control_variate(loss, params, full_loss_and_grad(loss, params, data))
+    key = jax.random.key(0)
+    rng = np.random.default_rng(1)
+    direction = jax.tree.map(lambda x: jnp.asarray(rng.normal(size=x.shape), x.dtype), params)
+    plain, reduced = [], []
+    for r in (0.01, 0.1):
+        w = jax.tree.map(lambda x, v, r=r: x + r * v, params, direction)
+        plain.append(float(gradient_noise(key, loss, w, data, 50, num_pairs=64)))
+        reduced.append(float(gradient_noise(key, cv, w, data, 50, num_pairs=64)))
+    assert reduced[1] < 0.1 * plain[1]
+    # Quadratic in the distance: a factor 10 further gives about 100 times the variance.
+    assert 30 < reduced[1] / reduced[0] < 300
+    assert plain[0] / plain[1] > 0.5  # while the plain noise barely changes
+
+
+def test_gradient_noise_matches_the_closed_form_of_linear_regression():
+    # At the true w the per-sample gradient is -x ε with x ~ N(0, I), ε ~ N(0, σ²): covariance
+    # σ² I, so tr Var(∇L_B)/d = σ²/b · (n - b)/(n - 1) for a batch drawn without replacement.
+    sigma, n, d, b = 1.5, 20000, 20, 100
+    loss, params, data = regression(n=n, d=d, sigma=sigma)
+    expected = sigma**2 / b * (n - b) / (n - 1)
+    got = float(gradient_noise(jax.random.key(3), loss, params, data, b, num_pairs=400))
+    # One pair's |g1 - g2|²/2 is about (σ²/b) χ²_d / 1 per coordinate: relative sd sqrt(2/d)
+    # per pair, 1.6% over 400 pairs; data noise adds about 1/sqrt(n) = 0.7%. 4 sd: 7%.
+    assert got == pytest.approx(expected, rel=0.07)
+    assert float(gradient_noise(jax.random.key(3), loss, params, data, n)) == pytest.approx(
+        0.0, abs=1e-12
+    )
+
+
+def test_noise_temperature_formula():
+    # tau = eps (n beta)^2 v / 4 (Welling & Teh 2011, section 4).
+    assert float(noise_temperature(2e-3, step_size=1e-4, nbeta=500.0)) == pytest.approx(0.0125)
+
+
+def test_llc_records_tau_and_warns_when_it_is_above_threshold():
+    loss, params, data = regression(n=4000, d=4, sigma=1.0)
+    settings = dict(num_chains=2, num_draws=400, num_burnin=100, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cool = slt.llc(loss, params, data, step_size=1e-5, batch_size=400, **settings)
+    nbeta = cool.datatree.attrs["nbeta"]
+    expected = 1e-5 * nbeta**2 / 4 * (1 / 400) * (4000 - 400) / 3999
+    assert cool.datatree.attrs["noise_temperature"] == pytest.approx(expected, rel=0.3)
+    with pytest.warns(slt.NoiseTemperatureWarning, match=r"noise temperature tau = .*batch_size"):
+        hot = slt.llc(loss, params, data, step_size=1e-3, batch_size=10, **settings)
+    assert hot.datatree.attrs["noise_temperature"] > 0.03
+    assert hot.verdict.startswith("step too large")
+
+
+def test_llc_control_variate_at_full_batch_is_the_full_gradient_run():
+    loss, params, data = regression(n=500, d=3)
+    settings = dict(step_size=1e-4, batch_size=500, num_chains=2, num_draws=200, progress=False)
+    plain = slt.llc(loss, params, data, **settings)
+    cv = slt.llc(loss, params, data, gradient="control_variate", **settings)
+    assert cv.datatree.attrs["gradient"] == "control_variate"
+    assert cv.llc == pytest.approx(plain.llc, rel=1e-3, abs=1e-3)
+
+
+def test_llc_rejects_an_unknown_gradient():
+    loss, params, data = regression(n=500, d=3)
+    with pytest.raises(ValueError, match="gradient must be one of 'minibatch', 'control_variate'"):
+        slt.llc(loss, params, data, gradient="svrg", progress=False)
+
+
+def test_control_variate_distance_scale_sanity():
+    loss, params, data = tanh_model()
+    anchor = full_loss_and_grad(loss, params, data)
+    assert float(tree_sq_norm(tree_sub(anchor.grad, jax.grad(loss)(params, data)))) < 1e-10
