@@ -29,6 +29,19 @@ def attr_value(value: Any) -> Any:
     return str(value)
 
 
+def _leaf_name(path: tuple[Any, ...]) -> str:
+    """``"layers.0.kernel"`` for the path of a leaf (dict keys, list indices, attributes)."""
+    parts = []
+    for key in path:
+        for field in ("key", "idx", "name"):
+            if hasattr(key, field):
+                parts.append(str(getattr(key, field)))
+                break
+        else:
+            parts.append(str(key))
+    return ".".join(parts) or "params"
+
+
 def to_datatree(trace: Trace, attrs: dict[str, Any]) -> xr.DataTree:
     """Groups ``sample_stats`` and ``warmup_sample_stats`` (dims chain, draw), ``posterior`` when
     parameter draws were kept (leaves named by their pytree paths), and ``attrs`` at the root."""
@@ -37,12 +50,7 @@ def to_datatree(trace: Trace, attrs: dict[str, Any]) -> xr.DataTree:
         groups["warmup_sample_stats"] = dict(trace.warmup_stats)
     if trace.positions is not None:
         flat = jax.tree_util.tree_flatten_with_path(trace.positions)[0]
-        groups["posterior"] = {
-            (jax.tree_util.keystr(path).strip("[]'\".").replace("']['", ".") or "params"): (
-                np.asarray(leaf)
-            )
-            for path, leaf in flat
-        }
+        groups["posterior"] = {_leaf_name(path): np.asarray(leaf) for path, leaf in flat}
     dt = from_dict(groups, save_warmup=True)
     dt.attrs.update({k: attr_value(v) for k, v in attrs.items()})
     return dt
