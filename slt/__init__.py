@@ -12,6 +12,7 @@ from slt.workflows.calibrate import CalibrationError, CalibrationWarning, calibr
 from slt.workflows.global_theory import GlobalEstimate, free_energy, rlct, waic, wbic
 from slt.workflows.llc import llc
 from slt.workflows.tempered import TemperedFit, sample_tempered, wbic_beta
+from slt.workflows.trajectory import llc_trajectory
 
 __version__ = importlib.metadata.version("slt")
 
@@ -32,6 +33,7 @@ __all__ = [
     "exact",
     "free_energy",
     "llc",
+    "llc_trajectory",
     "load",
     "models",
     "rlct",

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -20,6 +21,7 @@ __all__ = [
     "calibration_variable",
     "kept_chains",
     "loss_trace_figure",
+    "plot_trajectory",
     "rank_figure",
     "running_llc",
     "running_llc_figure",
@@ -421,5 +423,97 @@ def validation_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Fig
     ax.set_title(title or "Estimated against exact learning coefficient", fontsize=10)
     ax.legend(loc="upper left", frameon=False, fontsize=8)
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectory(tree: xr.DataTree, ax: Axes | None = None, *, logx: bool = False) -> Figure:
+    r"""The LLC along a training run (:func:`slt.llc_trajectory`), with the losses.
+
+    Left axis: :math:`\hat\lambda(w_t)` against the training step t with ± 2 MCSE error bars;
+    checkpoints where every chain diverged (verdict ``"diverged"``) are dotted vertical lines.
+    Right axis (a twin): the full-data training loss :math:`L_n(w_t)` and, when the trajectory
+    has it, the held-out ``test_loss``.
+
+    Parameters
+    ----------
+    tree
+        What :func:`slt.llc_trajectory` returns (or :func:`slt.load` reads back): root variables
+        ``llc``, ``llc_mcse``, ``train_loss`` (and optionally ``test_loss``, ``verdict``) over
+        the dimension ``checkpoint``, whose coordinate is the step.
+    ax
+        Axes to draw on (its figure is returned); default a new figure on the Agg canvas.
+    logx
+        Logarithmic step axis; symmetric-log (linear below the first positive step) when the
+        steps include 0.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With two axes: the LLC axes and its twin with the losses.
+
+    Raises
+    ------
+    ValueError
+        When ``tree`` has no ``llc`` over a ``checkpoint`` dimension.
+    """
+    ds = tree.to_dataset(inherit=False)
+    if "llc" not in ds or ds["llc"].dims != ("checkpoint",):
+        raise ValueError("tree is not an LLC trajectory: no llc variable over checkpoint")
+    steps = ds["checkpoint"].values.astype(np.float64)
+    llc = ds["llc"].values.astype(np.float64)
+    mcse = ds["llc_mcse"].values.astype(np.float64) if "llc_mcse" in ds else np.zeros_like(llc)
+    err = np.where(np.isfinite(mcse), 2 * mcse, 0.0)
+    if ax is None:
+        fig = _figure(7.5, 3.8)
+        ax = fig.add_subplot()
+    else:
+        parent = ax.figure
+        fig = parent if isinstance(parent, Figure) else parent.figure  # a SubFigure's root
+    handles: list[Any] = [
+        ax.errorbar(
+            steps,
+            llc,
+            yerr=err,
+            fmt="o-",
+            color="C0",
+            ms=4,
+            lw=1.4,
+            capsize=3,
+            label="LLC ± 2 MCSE",
+        )
+    ]
+    if "verdict" in ds:
+        diverged = steps[ds["verdict"].values.astype(str) == "diverged"]
+        for i, step in enumerate(diverged):
+            line = ax.axvline(step, color="C3", ls=":", lw=1.2, label="all chains diverged")
+            handles += [line] if i == 0 else []
+    ax.set_xlabel("training step")
+    ax.set_ylabel("LLC $\\hat\\lambda(w_t)$", color="C0")
+    ax.tick_params(axis="y", labelcolor="C0")
+    ax.grid(True, lw=0.3, alpha=0.5)
+    twin = ax.twinx()
+    styles = {"train_loss": ("s--", "C1", "train loss"), "test_loss": ("^:", "C2", "test loss")}
+    for name, (fmt, colour, label) in styles.items():
+        if name in ds:
+            values = ds[name].values.astype(np.float64)
+            handles += twin.plot(steps, values, fmt, color=colour, ms=3.5, lw=1.0, label=label)
+    twin.set_ylabel("loss")
+    if logx:
+        positive = steps[steps > 0]
+        if positive.size == steps.size:
+            ax.set_xscale("log")
+        else:
+            ax.set_xscale("symlog", linthresh=float(positive.min()) if positive.size else 1.0)
+    # Below the axes, in one row: inside, it would hide a curve of one of the two axes.
+    twin.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
+    )
+    ax.set_title("LLC over training", fontsize=10)
     fig.tight_layout()
     return fig
