@@ -53,8 +53,12 @@ class StepFn(Protocol):
 class SamplingAlgorithm(NamedTuple):
     """A sampler: ``state = init(position, key)``, ``state, info = step(key, state, batch)``.
 
-    Every state has a ``position`` field (the parameter pytree).
+    Every state has a ``position`` field (the parameter pytree). A sampler whose ``step``
+    records a costly diagnostic (the MALA acceptance probability: one more gradient) may also
+    give ``plain_step``, the same transition without it (``acceptance_rate`` NaN), which the
+    driver takes on the steps where no diagnostic is wanted (``diagnostic_every``).
     """
 
     init: InitFn
     step: StepFn
+    plain_step: StepFn | None = None

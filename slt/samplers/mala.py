@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from slt._types import ArrayTree, Batch
 from slt.posterior import Evaluation, Posterior, evaluate
 
-__all__ = ["acceptance_probability"]
+__all__ = ["acceptance_probability", "without_acceptance"]
 
 
 def _log_q(to: ArrayTree, frm: ArrayTree, grad: ArrayTree, step_size: ArrayTree) -> jax.Array:
@@ -66,3 +66,15 @@ def acceptance_probability(
         - _log_q(proposal, position, current.logdensity_grad, step_size)
     )
     return jnp.exp(jnp.minimum(0.0, jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)))
+
+
+def without_acceptance(kernel):
+    """``kernel`` (built without the MALA diagnostic) reporting ``acceptance_rate`` as NaN, so
+    that its :class:`~slt.base.StepInfo` has the structure of the diagnosed kernel's and the two
+    can be the branches of one ``lax.cond``."""
+
+    def step(rng_key, state, batch):
+        state, info = kernel(rng_key, state, batch)
+        return state, info._replace(acceptance_rate=jnp.full((), jnp.nan, info.loss.dtype))
+
+    return step

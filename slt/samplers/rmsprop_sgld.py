@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.posterior import Posterior, evaluate
-from slt.samplers.mala import acceptance_probability
+from slt.samplers.mala import acceptance_probability, without_acceptance
 from slt.tree import tree_normal_like, tree_size, tree_sq_norm
 
 __all__ = ["RMSPropSGLDState", "build_kernel", "init", "rmsprop_sgld"]
@@ -118,8 +118,11 @@ def rmsprop_sgld(
     beta2, eps
         :math:`b_2` and :math:`a` above.
     mala
-        Also report the MALA acceptance probability of each (preconditioned) step.
+        Also report the MALA acceptance probability of each (preconditioned) step;
+        ``plain_step`` is then the step without it.
     """
-    return SamplingAlgorithm(
-        init, build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala)
-    )
+    step = build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala)
+    if not mala:
+        return SamplingAlgorithm(init, step)
+    plain = without_acceptance(build_kernel(posterior, step_size, beta2=beta2, eps=eps))
+    return SamplingAlgorithm(init, step, plain)

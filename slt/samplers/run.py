@@ -67,6 +67,9 @@ class Trace(NamedTuple):
         Per-chain :math:`\\operatorname{tr}\\mathrm{Var}(\\nabla L_B)/d` of the sampler's gradient
         estimator at the chain's last position (:func:`slt.gradient.gradient_noise`), shape
         (chain,); ``None`` when not measured.
+    last_positions
+        Every chain's last position (leaves (chain, ...), left on the device) with
+        ``keep_last``, else ``None``.
     """
 
     init_loss: np.ndarray
@@ -75,6 +78,7 @@ class Trace(NamedTuple):
     warmup_stats: dict[str, np.ndarray]
     positions: ArrayTree | None
     grad_noise: np.ndarray | None = None
+    last_positions: ArrayTree | None = None
 
 
 def chain_devices(num_chains: int) -> list[jax.Device]:
@@ -95,6 +99,9 @@ class Settings(NamedTuple):
     params_every: int = 0
     shard: bool = True
     progress: bool = False
+    warm_start: bool = False
+    keep_last: bool = False
+    diagnostic_every: int = 1
 
     @property
     def total_steps(self) -> int:
@@ -121,7 +128,8 @@ def _program(
     divergence_threshold,
     run_id=None,
 ):
-    """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted).
+    """``run(keys, start, center, data)``: every chain, vmapped and sharded (not jitted); ``start``
+    is per chain with ``settings.warm_start``, else ``center`` itself.
 
     With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
     the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
@@ -142,7 +150,7 @@ def _program(
         # `starts` (step counters) are built from aranges, never batched over chains.
         return chunked_scan(f, carry, starts, run_id=report_to, chunk=chunk, item_steps=item_steps)
 
-    def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
+    def one_chain(key: PRNGKey, start: ArrayTree, center: ArrayTree, data: Batch):
         n = jax.tree.leaves(data)[0].shape[0]
         batcher = Batcher(n, settings.batch_size)
         dim = tree_size(center)
@@ -164,7 +172,19 @@ def _program(
             state, perm, diverged = carry
             batch, perm = batch_at(data, batcher, batch_key, perm, step)
             distance = jnp.sqrt(tree_sq_norm(tree_sub(state.position, center)))
-            state, info = algorithm.step(jax.random.fold_in(run_key, step), state, batch)
+            step_key = jax.random.fold_in(run_key, step)
+            if settings.diagnostic_every > 1 and algorithm.plain_step is not None:
+                # `step` is never batched over chains, so this stays a real branch under vmap.
+                state, info = jax.lax.cond(
+                    step % settings.diagnostic_every == 0,
+                    algorithm.step,
+                    algorithm.plain_step,
+                    step_key,
+                    state,
+                    batch,
+                )
+            else:
+                state, info = algorithm.step(step_key, state, batch)
             bad = ~(jnp.isfinite(info.loss) & jnp.isfinite(info.grad_norm))
             bad = bad | (nbeta * (info.loss - init_loss) > threshold)
             diverged = diverged | bad
@@ -184,7 +204,7 @@ def _program(
             carry, stats = scan(draw_fn, carry, starts, steps_per_draw)
             return carry, (stats, carry[0].position if params_every else None)
 
-        carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
+        carry = (algorithm.init(start, init_key), perm0, jnp.zeros((), bool))
         carry, warmup = scan(step_fn, carry, jnp.arange(settings.num_burnin))
         starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
         carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
@@ -192,15 +212,21 @@ def _program(
         noise = gradient_noise(
             jax.random.fold_in(batch_key, 1), loss_fn, carry[0].position, data, batcher.batch_size
         )
-        return init_loss, init_sd, stats, warmup, positions, noise
+        last = carry[0].position if settings.keep_last else None
+        return init_loss, init_sd, stats, warmup, positions, noise, last
 
-    run = jax.vmap(one_chain, in_axes=(0, None, None))
+    start_axis = 0 if settings.warm_start else None
+    run = jax.vmap(one_chain, in_axes=(0, start_axis, None, None))
     devices = chain_devices(settings.num_chains) if settings.shard else jax.devices()[:1]
     if len(devices) > 1:
         mesh = Mesh(np.array(devices), ("chain",))
         chain, rep = PartitionSpec("chain"), PartitionSpec()
         run = jax.shard_map(
-            run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain, check_vma=False
+            run,
+            mesh=mesh,
+            in_specs=(chain, chain if settings.warm_start else rep, rep, rep),
+            out_specs=chain,
+            check_vma=False,
         )
     return run
 
@@ -209,10 +235,11 @@ def _program(
 def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshold: bool):
     """One jitted program per (builder, loss, settings); JAX caches it per input shape.
 
-    ``program(keys, center, data, hyper, run_id)``; ``run_id`` is ``None`` without progress.
+    ``program(keys, start, center, data, hyper, run_id)``; ``run_id`` is ``None`` without
+    progress.
     """
 
-    def program(keys, center, data, hyper, run_id=None):
+    def program(keys, start, center, data, hyper, run_id=None):
         anchor = hyper.get("anchor")
         loss = loss_fn if anchor is None else control_variate(loss_fn, center, anchor)
         run = _program(
@@ -223,7 +250,7 @@ def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshol
             hyper["divergence_threshold"] if has_threshold else None,
             run_id,
         )
-        return run(keys, center, data)
+        return run(keys, start, center, data)
 
     return jax.jit(program)
 
@@ -246,6 +273,9 @@ def run_chains(
     shard: bool = True,
     hyper: dict[str, float] | None = None,
     anchor: Anchor | None = None,
+    init_positions: ArrayTree | None = None,
+    keep_last: bool = False,
+    diagnostic_every: int = 1,
     progress: bool = False,
     label: str = "llc",
 ) -> Trace:
@@ -290,6 +320,16 @@ def run_chains(
         (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run
         then uses the control-variate loss :func:`slt.gradient.control_variate` for the initial
         loss, the trace and the divergence check, and the builder must step with it too.
+    init_positions
+        Per-chain starting points (leaves (chain, ...)), e.g. the ``last_positions`` of an
+        earlier run: a warm start. ``None`` starts every chain at ``center``. The localization
+        center, the initial loss and ``distance`` stay at ``center`` either way.
+    keep_last
+        Return every chain's last position as ``last_positions``.
+    diagnostic_every
+        Record the sampler's costly diagnostic (the MALA acceptance) on every
+        ``diagnostic_every``-th step only (global step index), taking its ``plain_step``
+        elsewhere, where ``acceptance_rate`` is NaN; 1 records it on every step.
     progress
         Draw a progress line on stderr (``label: done/total steps (%), steps/s, time left``),
         updated every 1% of the steps without stopping the computation; off, the compiled
@@ -306,8 +346,12 @@ def run_chains(
         params_every,
         shard,
         bool(progress),
+        init_positions is not None,
+        keep_last,
+        diagnostic_every,
     )
     keys = jax.random.split(rng_key, num_chains)
+    start = center if init_positions is None else init_positions
     with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:
         run_id = None if bar.id is None else np.int32(bar.id)
         if isinstance(algorithm, SamplingAlgorithm):
@@ -317,13 +361,13 @@ def run_chains(
                     "SamplingAlgorithm steps with its own posterior's loss"
                 )
 
-            def run(keys, center, data, run_id=None):
+            def run(keys, start, center, data, run_id=None):
                 program = _program(
                     algorithm, loss_fn, settings, nbeta, divergence_threshold, run_id
                 )
-                return program(keys, center, data)
+                return program(keys, start, center, data)
 
-            out = jax.jit(run)(keys, center, data, run_id)
+            out = jax.jit(run)(keys, start, center, data, run_id)
         else:
             values: dict[str, Any] = dict(hyper or {}, nbeta=nbeta)
             if anchor is not None:
@@ -331,8 +375,9 @@ def run_chains(
             if divergence_threshold is not None:
                 values["divergence_threshold"] = divergence_threshold
             program = _compiled(algorithm, loss_fn, settings, divergence_threshold is not None)
-            out = program(keys, center, data, values, run_id)
-        init_loss, init_sd, stats, warmup, positions, noise = jax.device_get(out)
+            out = program(keys, start, center, data, values, run_id)
+        *host, last = out
+        init_loss, init_sd, stats, warmup, positions, noise = jax.device_get(host)
     return Trace(  # writable host copies
         np.array(init_loss),
         np.array(init_sd),
@@ -340,4 +385,5 @@ def run_chains(
         {k: np.array(v) for k, v in warmup.items()},
         positions,
         np.array(noise),
+        last,
     )

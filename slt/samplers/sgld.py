@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.posterior import Posterior, evaluate
-from slt.samplers.mala import acceptance_probability
+from slt.samplers.mala import acceptance_probability, without_acceptance
 from slt.tree import tree_normal_like, tree_sq_norm
 
 __all__ = ["SGLDState", "build_kernel", "init", "sgld"]
@@ -75,6 +75,10 @@ def sgld(posterior: Posterior, step_size: float, *, mala: bool = False) -> Sampl
     step_size
         :math:`\\epsilon` in the update above.
     mala
-        Also report the MALA acceptance probability of each step (one more gradient per step).
+        Also report the MALA acceptance probability of each step (one more gradient per step);
+        ``plain_step`` is then the step without it.
     """
-    return SamplingAlgorithm(init, build_kernel(posterior, step_size, mala=mala))
+    if not mala:
+        return SamplingAlgorithm(init, build_kernel(posterior, step_size))
+    plain = without_acceptance(build_kernel(posterior, step_size))
+    return SamplingAlgorithm(init, build_kernel(posterior, step_size, mala=True), plain)

@@ -20,6 +20,9 @@ Checks (a setting is *accepted* when it passes all of them; thresholds in :class
 2. **acceptance**: the mean MALA acceptance probability of the SGLD steps (Furman & Lau,
    arXiv:2402.03698; computed on each step's own minibatch) is at least 0.9. It measures the
    discretisation error only; it is blind to the minibatch-noise bias (see below).
+2b. **noise**: the noise temperature :math:`\hat\tau` of the minibatch gradient
+   (:mod:`slt.gradient`) is at most 0.03, the bound of :func:`slt.llc`'s warning: above it the
+   gradient noise alone heats the chain by more than the accuracy bar allows.
 3. **stationarity**: the mean loss of the second half of the draws differs from that of the
    first half by at most 3 standard errors,
    :math:`z = (\bar L_{2} - \bar L_{1}) / \sqrt{\mathrm{MCSE}_1^2 + \mathrm{MCSE}_2^2}`, pooled over
@@ -64,6 +67,24 @@ plateau's top pair. Why:
   needed for ≤ 5%; with batch 256, the minibatch noise dominates the bias and the acceptance
   stays at 0.95-0.99 where :math:`\hat\lambda` is already +20% to +110% high.
 
+Search. Two orders find such a pair:
+
+* ``search="descend"`` (the default) starts with a run at the grid step nearest
+  ε·nβ = 0.1, above the plateau of every case of the suite, and predicts from its noise
+  temperature (τ ∝ ε) the largest step within half the noise bound; from there it runs one
+  step after another downwards, each from :math:`w^\ast`, and stops at the first agreeing
+  pair. The recommendation is its smaller step; without a pair (or when the ``budget`` runs
+  out), the smallest accepted step. It usually needs two to four runs: the steps below the
+  plateau, which cost the ascending search most of its runs, are never run. It also stops when a
+  run fails R-hat or stationarity below the start, since a smaller step mixes worse. The MALA
+  acceptance is recorded on one step in sixteen (``mala_every``), which costs a sixteenth of a
+  gradient per step instead of one. Every run starts from :math:`w^\ast`: chains continued from
+  the larger step's run carry its wider spread along the flat directions, contract slowly at
+  the smaller step, and made a false plateau (rrr(3,3,6,1): 5.48 at ε = 3.1·10⁻⁴ and 5.35 at
+  1.4·10⁻⁴ for λ = 4.5; from :math:`w^\ast` the smaller step reads 4.81).
+* ``search="ascend"`` (and ``exhaustive=True``) counts from the smallest step up: the first
+  agreeing pair opens the plateau, as above, and the search stops at its end.
+
 When no pair agrees (estimates too noisy or not yet settled to show a plateau, or a grid too
 coarse), the recommendation falls back to the accepted step whose estimate differs least from the
 one at its half step (the flattest point of the curve), with a :class:`CalibrationWarning`.
@@ -72,9 +93,9 @@ Grid. By default :math:`\epsilon\,n\beta \in \{10^{-4}, 10^{-4+1/3}, \ldots, 1\}
 neighbours a factor 2.15 apart). The drift of an SGLD step is :math:`\tfrac{\epsilon}{2}n\beta
 \nabla L`, so ε·nβ is the step in units of the loss curvature and sets the discretisation
 error (docs/validation.md); the hand-tuned suite values (SGLD 0.022 and RMSProp-SGLD 1.1·10⁻³
-on reduced-rank regression, 6.5·10⁻³ and 2.6·10⁻⁴ on deep linear networks) lie well inside. The
-search runs from the smallest step up and stops at the end of the plateau (``exhaustive=True``
-runs every setting); the settings it did not run are NaN in the DataTree.
+on reduced-rank regression, 6.5·10⁻³ and 2.6·10⁻⁴ on deep linear networks) lie well inside.
+``exhaustive=True`` runs every setting; the settings a search did not run are NaN in the
+DataTree, whose attrs record the search, ``cost_steps`` and ``cost_gradients``.
 
 γ and nβ. The default is γ = 1 alone. γ is part of the estimand, not only of the sampler: a
 larger γ mixes better but reads lower, because it truncates the posterior along
@@ -98,7 +119,9 @@ from arviz_stats.base import array_stats
 from slt._types import ArrayTree, Batch
 from slt.data import check_data
 from slt.diagnostics.convert import attr_value
+from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE
 from slt.estimators.llc import estimate_llc
+from slt.gradient import GRADIENTS, full_loss_and_grad
 from slt.posterior import LossFn
 from slt.samplers.run import run_chains
 from slt.tree import tree_size
@@ -109,7 +132,7 @@ from slt.workflows.checks import (
     check_positive,
     resolve_nbeta,
 )
-from slt.workflows.llc import LocalSampler, check_sampler
+from slt.workflows.llc import LocalSampler, check_sampler, noise_temperature_of
 
 __all__ = [
     "CHECKS",
@@ -123,7 +146,7 @@ __all__ = [
     "score_setting",
 ]
 
-CHECKS = ("divergence", "acceptance", "stationarity", "rhat", "below_init")
+CHECKS = ("divergence", "acceptance", "noise", "stationarity", "rhat", "below_init")
 """The names of the checks, in the order they are reported."""
 
 
@@ -142,6 +165,8 @@ class Thresholds(NamedTuple):
     ----------
     min_acceptance
         Lowest mean MALA acceptance (Furman & Lau, arXiv:2402.03698: about 0.9).
+    max_noise_temperature
+        Largest noise temperature :math:`\\hat\tau` of the minibatch gradient.
     max_rhat
         Largest R-hat of the block-averaged loss trace.
     max_drift_z, max_drift_rel
@@ -157,6 +182,7 @@ class Thresholds(NamedTuple):
     """
 
     min_acceptance: float = 0.9
+    max_noise_temperature: float = MAX_NOISE_TEMPERATURE
     max_rhat: float = 1.1
     max_drift_z: float = 3.0
     max_drift_rel: float = 0.05
@@ -177,6 +203,8 @@ class SettingScore(NamedTuple):
         R-hat and bulk ESS (in blocks) of the block-averaged loss trace.
     acceptance_rate
         Mean MALA acceptance probability (NaN when not recorded).
+    noise_temperature
+        :math:`\\hat\tau` of the minibatch gradient (NaN when not measured).
     frac_below_init
         Fraction of block means below the chain's initial loss.
     drift_z
@@ -197,6 +225,7 @@ class SettingScore(NamedTuple):
     rhat: float
     ess_bulk: float
     acceptance_rate: float
+    noise_temperature: float
     frac_below_init: float
     drift_z: float
     drift_rel: float
@@ -241,6 +270,7 @@ class Calibration(NamedTuple):
     sampler: str
     sampler_options: dict[str, Any]
     batch_size: int
+    gradient: str = "minibatch"
 
     @property
     def llc_kwargs(self) -> dict[str, Any]:
@@ -251,6 +281,7 @@ class Calibration(NamedTuple):
             "nbeta": self.nbeta,
             "sampler": self.sampler,
             "batch_size": self.batch_size,
+            "gradient": self.gradient,
         } | ({"sampler_options": dict(self.sampler_options)} if self.sampler_options else {})
 
 
@@ -290,6 +321,7 @@ def score_setting(
     *,
     block: int,
     acceptance: np.ndarray | None = None,
+    noise_temperature: float | None = None,
     thresholds: Thresholds | None = None,
 ) -> SettingScore:
     """Score the short run of one setting by the checks of the module docstring.
@@ -308,6 +340,8 @@ def score_setting(
         Draws per block for the diagnostics; the trace needs at least 8 blocks.
     acceptance
         MALA acceptance probabilities, shape (chain, draw), or ``None`` to skip that check.
+    noise_temperature
+        :math:`\\hat\tau` of the run, or ``None`` to skip that check.
     thresholds
         The limits of the checks (default :class:`Thresholds`).
 
@@ -340,18 +374,28 @@ def score_setting(
     flags |= ~np.isfinite(trace).all(axis=1) | ~np.isfinite(init)
     kept = ~flags
     failures: list[tuple[str, str]] = []
-    checks_run = len(CHECKS) - (acceptance is None)
+    checks_run = len(CHECKS) - (acceptance is None) - (noise_temperature is None)
     if flags.any():
         failures.append(("divergence", f"{int(flags.sum())} of {num_chains} chains diverged"))
     nan = math.nan
     llc = mcse = rhat = ess = below = drift = drift_rel = acc = nan
     if acceptance is not None:
         values = np.asarray(acceptance, dtype=np.float64)[kept]
+        values = values[~np.isnan(values)]  # NaN where the step recorded no diagnostic
         acc = float(values.mean()) if values.size else nan
         if values.size and not acc >= thresholds.min_acceptance:
             failures.append(
                 ("acceptance", f"MALA acceptance {acc:.3f} < {thresholds.min_acceptance:g}")
             )
+    tau = nan if noise_temperature is None else float(noise_temperature)
+    if tau > thresholds.max_noise_temperature:
+        failures.append(
+            (
+                "noise",
+                f"noise temperature {tau:.3g} > {thresholds.max_noise_temperature:g}: the "
+                "minibatch gradient noise heats the chain",
+            )
+        )
     if kept.any():
         est = estimate_llc(trace, init, nbeta, chains_used=kept, block=block)
         llc, mcse, rhat, ess = est.llc, est.mcse, est.rhat, est.ess_bulk
@@ -390,6 +434,7 @@ def score_setting(
         rhat=float(rhat),
         ess_bulk=float(ess),
         acceptance_rate=acc,
+        noise_temperature=tau,
         frac_below_init=below,
         drift_z=float(drift),
         drift_rel=float(drift_rel),
@@ -462,13 +507,55 @@ def _plateau(
     return _Plateau(tuple(members), top, None) if members else None
 
 
-def _choose(
+HOT_STEP_NBETA = 0.1
+"""The descending search starts with a run from :math:`w^\ast` at the grid step nearest
+ε·nβ = 0.1: above the plateau of every reduced-rank case of the suite (ε·nβ = 0.01-0.05), so it
+mixes fast, and its noise temperature, measured where its chains end, bounds the gradient noise
+the smaller steps will see."""
+
+
+def _descent_start(steps: np.ndarray, hot: int, tau: float, th: Thresholds) -> int:
+    """The largest grid step at most ``steps[hot]`` whose noise temperature, predicted from
+    the hot run's by τ ∝ ε, is within half of ``th.max_noise_temperature`` (``hot`` itself
+    without a τ: SGNHT)."""
+    if not np.isfinite(tau):
+        return hot
+    predicted = tau * steps[: hot + 1] / steps[hot]
+    # Half the bound: τ̂ is noisy (rrr(3,3,6,1): 0.029 in the short run, 0.046 in the full
+    # one at the same step), and the recommendation is a smaller step again.
+    within = np.nonzero(predicted <= th.max_noise_temperature / 2)[0]
+    return int(within[-1]) if within.size else 0
+
+
+def _agreeing_pair_from_top(
+    steps: np.ndarray, scores: list[SettingScore | None], th: Thresholds
+) -> tuple[int, int] | None:
+    """The agreeing pair (lower, upper) with the largest upper step, or None."""
+    for i in range(len(steps) - 1, -1, -1):
+        pair = _compare(steps, scores, i, th)
+        if pair is not None and pair.agree:
+            return pair.lower, i
+    return None
+
+
+def _choose_descending(
     steps: np.ndarray, scores: list[SettingScore | None], th: Thresholds
 ) -> tuple[int, int | None] | None:
-    """(chosen index, the larger step it agrees with, or None for the fallback), or None."""
-    plateau = _plateau(steps, scores, th)
-    if plateau is not None:
-        return plateau.top
+    """The smaller step of the first agreeing pair from the top, else (fallback) the smallest
+    accepted step: the search came down from above the plateau, so the smallest step it ran
+    carries the least bias, and the full run, far longer, mixes better than the short one."""
+    pair = _agreeing_pair_from_top(steps, scores, th)
+    if pair is not None:
+        return pair
+    accepted = [k for k, s in enumerate(scores) if s is not None and s.accepted]
+    return (accepted[0], None) if accepted else None
+
+
+def _fallback(
+    steps: np.ndarray, scores: list[SettingScore | None], th: Thresholds
+) -> tuple[int, None] | None:
+    """The accepted step whose estimate differs least from its half step's (or the first
+    accepted one), or None when nothing was accepted."""
     accepted = [k for k, s in enumerate(scores) if s is not None and s.accepted]
     if not accepted:
         return None
@@ -477,6 +564,16 @@ def _choose(
     if flat:
         return min(flat, key=lambda i: flat[i]), None
     return accepted[0], None
+
+
+def _choose(
+    steps: np.ndarray, scores: list[SettingScore | None], th: Thresholds
+) -> tuple[int, int | None] | None:
+    """(chosen index, the larger step it agrees with, or None for the fallback), or None."""
+    plateau = _plateau(steps, scores, th)
+    if plateau is not None:
+        return plateau.top
+    return _fallback(steps, scores, th)
 
 
 def _floats(name: str, values: Any, *, allow_zero: bool = False) -> tuple[float, ...]:
@@ -507,11 +604,15 @@ def calibrate(
     nbetas: Sequence[float] | None = None,
     sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
     sampler_options: dict[str, Any] | None = None,
+    gradient: Literal["minibatch", "control_variate"] = "minibatch",
     batch_size: int = 256,
     num_chains: int = 4,
-    num_draws: int = 4000,
-    num_burnin: int = 1000,
+    num_draws: int | None = None,
+    num_burnin: int | None = None,
     thresholds: Thresholds | None = None,
+    search: Literal["descend", "ascend"] = "descend",
+    mala_every: int | None = None,
+    budget: int | None = None,
     exhaustive: bool = False,
     seed: int = 0,
 ) -> Calibration:
@@ -537,18 +638,33 @@ def calibrate(
     sampler, sampler_options
         As in :func:`slt.llc`. ``"sgnht"`` has no MALA diagnostic: its acceptance check is
         skipped.
+    gradient
+        The gradient estimator, as in :func:`slt.llc` (the step size is only valid with it).
     batch_size
         Minibatch size b (clipped to n). The step size is only valid with this b: the
         minibatch-noise bias grows like ε/b.
     num_chains, num_draws, num_burnin
-        The short runs: chains (≥ 2, for R-hat), kept draws (≥ 100), burn-in steps. Each setting
-        costs ``num_chains * (num_draws + num_burnin)`` steps of two gradient evaluations (the
-        MALA diagnostic); the search runs about 9 of the 13 default steps. 4 × 4000 draws after
-        1000 burn-in: at 4 × 2000 after 500, rrr(10,10,5,2) (batch 256) showed no plateau.
+        The short runs: chains (≥ 2, for R-hat), kept draws (≥ 100), burn-in steps (default
+        1200 draws after 400 burn-in to descend, 4000 after 1000 to ascend). Ascending from the
+        smallest step, at 4 × 2000 draws after 500 rrr(10,10,5,2) (batch 256) showed no plateau.
     thresholds
         The limits of the checks (default :class:`Thresholds`).
+    search
+        ``"descend"`` (default): from the largest step whose predicted noise temperature is
+        within bounds down to the first agreeing pair, each run continuing the chains of the
+        previous one; ``"ascend"``: from the smallest step up to the end of the first plateau,
+        every run from :math:`w^\ast` (module docstring).
+    mala_every
+        Record the MALA acceptance on every ``mala_every``-th step only (each one costs a
+        second gradient); default 16 when descending, 1 when ascending.
+    budget
+        Most gradient evaluations (minibatch gradients, all chains, the MALA diagnostic's
+        included) the search may spend; it stops before a run that would exceed it and
+        recommends from what it has (every setting's cost is ``num_chains * (num_burnin +
+        num_draws)`` steps). :func:`slt.llc` with ``step_size="auto"`` passes 20% of its own
+        run. ``None``: no limit.
     exhaustive
-        Run every setting of the grid instead of stopping at the end of the plateau.
+        Run every setting of the grid (ascending) instead of stopping early.
     seed
         Random seed; every setting uses the same one (common random numbers), so neighbouring
         step sizes share their noise and their estimates differ less by chance.
@@ -601,24 +717,50 @@ def calibrate(
         else default_step_sizes(nbeta_grid)
     )
     batch_size = min(check_int("batch_size", batch_size, low=1), n)
+    if search not in ("descend", "ascend"):
+        raise ValueError(f"search must be 'descend' or 'ascend'; got {search!r}")
+    descend = search == "descend" and not exhaustive
     num_chains = check_int("num_chains", num_chains, low=2)
-    num_draws = check_int("num_draws", num_draws, low=100)
-    num_burnin = check_int("num_burnin", num_burnin, low=0)
+    num_draws = check_int(
+        "num_draws", (1200 if descend else 4000) if num_draws is None else num_draws, low=100
+    )
+    num_burnin = check_int(
+        "num_burnin", (400 if descend else 1000) if num_burnin is None else num_burnin, low=0
+    )
+    mala_every = check_int(
+        "mala_every", (16 if descend else 1) if mala_every is None else mala_every, low=1
+    )
+    if budget is not None:
+        budget = check_int("budget", budget, low=1)
     seed = check_int("seed", seed, low=0)
     th = Thresholds() if thresholds is None else thresholds
     if not isinstance(th, Thresholds):
         raise ValueError(f"thresholds must be a Thresholds; got {thresholds!r}")
     mala = sampler != "sgnht"
     check_sampler(sampler, mala=mala, options=sampler_options)
+    if gradient not in GRADIENTS:
+        raise ValueError(
+            f"gradient must be one of {', '.join(map(repr, GRADIENTS))}; got {gradient!r}"
+        )
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
+    anchor = full_loss_and_grad(loss_fn, params, data) if gradient == "control_variate" else None
 
     options = dict(sampler_options or {})
     builder = LocalSampler(sampler, loss_fn, mala, tuple(sorted(options)))
     block = max(1, min(n // batch_size, num_draws // 40))
     key = jax.random.key(seed)
 
+    cost = {"steps": 0, "gradients": 0}
+    run_steps = num_chains * (num_burnin + num_draws)
+    per_step = 2 if gradient == "control_variate" else 1  # a second pass at w*
+    run_gradients = per_step * run_steps + (-(-run_steps // mala_every) if mala else 0)
+
+    def affordable() -> bool:
+        return budget is None or cost["gradients"] + run_gradients <= budget
+
     def run(step: float, gamma: float, nb: float) -> SettingScore:
+        burnin = num_burnin
         trace = run_chains(
             key,
             builder,
@@ -628,11 +770,17 @@ def calibrate(
             nbeta=nb,
             num_chains=num_chains,
             num_draws=num_draws,
-            num_burnin=num_burnin,
+            num_burnin=burnin,
             batch_size=batch_size,
             hyper={"gamma": gamma, "step_size": step} | options,
+            anchor=anchor,
+            diagnostic_every=mala_every,
         )
+        cost["steps"] += run_steps
+        cost["gradients"] += run_gradients
         stats = trace.sample_stats
+        diverged = stats["diverging"].any(axis=1)
+        tau = noise_temperature_of(trace, sampler, step, nb, diverged)
         return score_setting(
             stats["loss"],
             trace.init_loss,
@@ -640,23 +788,53 @@ def calibrate(
             nb,
             block=block,
             acceptance=stats.get("acceptance_rate") if mala else None,
+            noise_temperature=None if np.isnan(tau) else tau,
             thresholds=th,
         )
 
-    # One slice per (gamma, nbeta): the step sizes from the smallest up.
+    def ascend(gamma: float, nb: float) -> list[SettingScore | None]:
+        scores: list[SettingScore | None] = [None] * len(steps)
+        for i in range(len(steps)):
+            if i and not affordable():
+                break
+            scores[i] = run(float(steps[i]), gamma, nb)
+            if not exhaustive:
+                plateau = _plateau(steps, scores, th)
+                if plateau is not None and plateau.end is not None:
+                    break
+        return scores
+
+    def descend_from_top(gamma: float, nb: float) -> list[SettingScore | None]:
+        scores: list[SettingScore | None] = [None] * len(steps)
+        hot = int(np.argmin(np.abs(np.log(steps * nb / HOT_STEP_NBETA))))
+        first = scores[hot] = run(float(steps[hot]), gamma, nb)
+        if first.num_diverged:  # too hot to measure anything: a factor 10 down
+            top = max(hot - 3, 0)
+        else:
+            top = _descent_start(steps, hot, first.noise_temperature, th)
+        for i in range(top, -1, -1):
+            score = scores[i]
+            if score is None:
+                if not affordable():
+                    break
+                score = scores[i] = run(float(steps[i]), gamma, nb)
+            if _agreeing_pair_from_top(steps, scores, th) is not None:
+                break
+            checks = {check for check, _ in score.failures}
+            if i < top and checks & {"rhat", "stationarity"}:
+                break  # under-mixed: a smaller step would mix worse still
+        return scores
+
+    # One slice per (gamma, nbeta).
     slices: dict[tuple[int, int], list[SettingScore | None]] = {}
     choices: dict[tuple[int, int], tuple[int, int | None]] = {}
     for g, gamma in enumerate(gamma_grid):
         for b, nb in enumerate(nbeta_grid):
-            scores: list[SettingScore | None] = [None] * len(steps)
-            for i in range(len(steps)):
-                scores[i] = run(float(steps[i]), gamma, nb)
-                if not exhaustive:
-                    plateau = _plateau(steps, scores, th)
-                    if plateau is not None and plateau.end is not None:
-                        break
+            scores = descend_from_top(gamma, nb) if descend else ascend(gamma, nb)
             slices[g, b] = scores
-            choice = _choose(steps, scores, th)
+            choice = (
+                _choose_descending(steps, scores, th) if descend else _choose(steps, scores, th)
+            )
             if choice is not None:
                 choices[g, b] = choice
 
@@ -677,7 +855,9 @@ def calibrate(
     best = min(choices, key=preference)
     chosen, upper = choices[best]
     g_best, b_best = best
-    reasons = [_choice_reason(steps, slices[best], chosen, upper, setting(chosen, *best), th)]
+    reasons = [
+        _choice_reason(steps, slices[best], chosen, upper, setting(chosen, *best), th, descend)
+    ]
     if upper is None:
         warnings.warn(reasons[0], CalibrationWarning, stacklevel=2)
     for (g, b), scores in slices.items():
@@ -691,7 +871,7 @@ def calibrate(
                     "smaller relative MCSE)"
                 )
                 continue
-            reasons.append(_setting_reason(steps, scores, i, setting(i, g, b), th))
+            reasons.append(_setting_reason(steps, scores, i, setting(i, g, b), th, descend))
     dt = _datatree(
         steps,
         gamma_grid,
@@ -712,6 +892,7 @@ def calibrate(
             "gamma": gamma_grid[g_best],
             "nbeta": nbeta_grid[b_best],
             "sampler": sampler,
+            "gradient": gradient,
             "batch_size": batch_size,
             "num_chains": num_chains,
             "num_draws": num_draws,
@@ -719,6 +900,11 @@ def calibrate(
             "diagnostic_block": block,
             "seed": seed,
             "exhaustive": exhaustive,
+            "search": "descend" if descend else "ascend",
+            "mala_every": mala_every,
+            "cost_steps": cost["steps"],
+            "cost_gradients": cost["gradients"],
+            "budget": budget,
             "fallback": upper is None,
             "reasons": reasons,
         }
@@ -733,6 +919,7 @@ def calibrate(
         sampler=sampler,
         sampler_options=options,
         batch_size=batch_size,
+        gradient=gradient,
     )
 
 
@@ -743,6 +930,7 @@ def _choice_reason(
     upper: int | None,
     setting: dict[str, float],
     th: Thresholds,
+    descend: bool = False,
 ) -> str:
     lo = scores[chosen]
     assert lo is not None
@@ -760,6 +948,16 @@ def _choice_reason(
     assert hi is not None
     pair = _compare(steps, scores, upper, th)
     assert pair is not None
+    if descend:
+        return (
+            f"chose {_fmt(setting)}: the smaller step of the first agreeing pair, descending "
+            f"from the largest step whose predicted noise temperature is within "
+            f"{th.max_noise_temperature:g} ({steps[upper]:.3g}: llc {hi.llc:.4g} ± "
+            f"{hi.llc_mcse:.2g}; {steps[chosen]:.3g}: llc {lo.llc:.4g} ± {lo.llc_mcse:.2g}; "
+            f"difference {pair.jump_rel:+.1%}, {pair.jump_z:+.1f} combined MCSE): halving the "
+            f"step no longer moves the estimate. Noise temperature {lo.noise_temperature:.3g}, "
+            f"MALA acceptance {lo.acceptance_rate:.3f}, R-hat {lo.rhat:.3f}."
+        )
     return (
         f"chose {_fmt(setting)}: the smaller step of the top pair of the first plateau of the "
         f"estimate in the step size, counted from the smallest step ({steps[upper]:.3g}: llc "
@@ -776,13 +974,22 @@ def _setting_reason(
     i: int,
     setting: dict[str, float],
     th: Thresholds,
+    descend: bool = False,
 ) -> str:
     s = scores[i]
     if s is None:
-        return f"{_fmt(setting)}: not run (the search stopped at the end of the plateau)"
+        stop = "first agreeing pair" if descend else "end of the plateau"
+        return f"{_fmt(setting)}: not run (the search stopped at the {stop} or its budget)"
     if s.failures:
         return f"{_fmt(setting)}: rejected: " + "; ".join(text for _, text in s.failures)
     head = f"{_fmt(setting)}: accepted (llc {s.llc:.4g} ± {s.llc_mcse:.2g}), passed over"
+    if descend:
+        top_pair = _agreeing_pair_from_top(steps, scores, th)
+        if top_pair is None:
+            return f"{head}: no agreeing pair; the fallback took the flattest accepted step"
+        if i == top_pair[1]:
+            return f"{head}: the larger step of the agreeing pair"
+        return f"{head}: {'above' if i > top_pair[1] else 'below'} the agreeing pair"
     plateau = _plateau(steps, scores, th)
     if plateau is None:
         return f"{head}: no plateau; the fallback took the flattest accepted step"
@@ -812,6 +1019,7 @@ def _no_setting_message(slices: dict[tuple[int, int], list[SettingScore | None]]
     advice = {
         "divergence": "the steps are too large: pass smaller step_sizes or a larger batch_size",
         "acceptance": "the steps are too large: pass smaller step_sizes",
+        "noise": "the gradient noise is too hot: pass a larger batch_size or smaller step_sizes",
         "stationarity": "the chains have not settled: raise num_burnin and num_draws, or pass "
         "larger step_sizes",
         "rhat": "the chains disagree: raise num_draws, or pass larger step_sizes",
@@ -843,6 +1051,7 @@ def _datatree(
         "rhat",
         "ess_bulk",
         "acceptance_rate",
+        "noise_temperature",
         "frac_below_init",
         "drift_z",
         "drift_rel",
@@ -858,7 +1067,7 @@ def _datatree(
         for i, s in enumerate(scores):
             if s is None:
                 continue
-            for f in fields[:8]:
+            for f in fields[:9]:
                 data[f][i, g, b] = getattr(s, f)
             data["score"][i, g, b] = s.score
             data["num_diverged"][i, g, b] = s.num_diverged

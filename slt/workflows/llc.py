@@ -30,7 +30,7 @@ from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
 from slt.progress import resolve as resolve_progress
 from slt.result import LLCResult
 from slt.samplers.rmsprop_sgld import rmsprop_sgld
-from slt.samplers.run import chain_devices, run_chains
+from slt.samplers.run import Trace, chain_devices, run_chains
 from slt.samplers.sgld import sgld
 from slt.samplers.sgnht import sgnht
 from slt.tree import tree_size
@@ -43,6 +43,7 @@ from slt.workflows.checks import (
 )
 
 __all__ = [
+    "CALIBRATION_BUDGET",
     "SAMPLERS",
     "DivergenceError",
     "DivergenceWarning",
@@ -51,9 +52,14 @@ __all__ = [
     "build_sampler",
     "check_sampler",
     "llc",
+    "noise_temperature_of",
 ]
 
 SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
+
+CALIBRATION_BUDGET = 0.2
+"""With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
+gradient evaluations (its control-variate gradients count as 2 and calibrate's as well)."""
 
 
 _OPTIONS = {"sgld": set(), "rmsprop_sgld": {"beta2", "eps"}, "sgnht": {"diffusion"}}
@@ -179,7 +185,8 @@ def llc(
         ``"auto"``: :func:`slt.calibrate` chooses it first (short chains over a grid of step
         sizes at this ``gamma``, nβ, sampler and batch size; see its docstring for the rule),
         and the sweep is kept as the ``calibration`` group of the result with the reasons in
-        the root attrs. Calibration costs about one to three times the run itself.
+        the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
+        gradient evaluations.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
@@ -279,6 +286,12 @@ def llc(
     if auto:
         from slt.workflows.calibrate import calibrate
 
+        # At most 20% of this run's gradient evaluations, in short runs sized for about three
+        # of them (the descending search usually needs two to four).
+        per_step = 2 if gradient == "control_variate" else 1
+        run_gradients = num_chains * (num_burnin + num_draws * steps_per_draw)
+        budget = max(1, int(CALIBRATION_BUDGET * run_gradients * (per_step + mala_diagnostic)))
+        short = int(budget / (3 * num_chains * (per_step + 1 / 16)))
         calibration = calibrate(
             loss_fn,
             params,
@@ -287,8 +300,12 @@ def llc(
             gammas=(gamma,),
             sampler=sampler,
             sampler_options=sampler_options,
+            gradient=gradient,
             batch_size=batch_size,
-            num_chains=num_chains,
+            num_chains=max(num_chains, 2),
+            num_draws=max(100, 3 * short // 4),
+            num_burnin=short // 4,
+            budget=budget,
             seed=seed,
         )
         step_size = calibration.step_size
@@ -337,7 +354,7 @@ def llc(
             DivergenceWarning,
             stacklevel=2,
         )
-    tau = _noise_temperature(trace, sampler, step_size, nbeta_value, diverged)
+    tau = noise_temperature_of(trace, sampler, step_size, nbeta_value, diverged)
     if tau > MAX_NOISE_TEMPERATURE:
         warnings.warn(
             f"noise temperature tau = {tau:.3g} > {MAX_NOISE_TEMPERATURE:g}: the minibatch "
@@ -420,8 +437,8 @@ def llc(
     return result
 
 
-def _noise_temperature(
-    trace: Any, sampler: str, step_size: float, nbeta: float, diverged: np.ndarray
+def noise_temperature_of(
+    trace: Trace, sampler: str, step_size: float, nbeta: float, diverged: np.ndarray
 ) -> float:
     """τ̂ of the Langevin samplers (:func:`slt.gradient.noise_temperature`) from the chains that
     did not diverge, at the mean per-coordinate step (RMSProp-SGLD records it as

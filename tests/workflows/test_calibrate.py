@@ -1,6 +1,7 @@
 """slt.workflows.calibrate: the checks, the selection rule, the DataTree, bad input."""
 
 import math
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -159,6 +160,9 @@ def test_score_flags_divergence_low_acceptance_and_a_point_that_is_not_a_minimum
     assert np.isfinite(s.llc)  # from the three chains kept
     s = score_setting(trace, 0.99, ok, 100.0, block=10, acceptance=np.full((4, 400), 0.7))
     assert [c for c, _ in s.failures] == ["acceptance"] and s.score == pytest.approx(0.8)
+    s = score_setting(trace, 0.99, ok, 100.0, block=10, noise_temperature=0.2)
+    assert [c for c, _ in s.failures] == ["noise"] and s.noise_temperature == 0.2
+    assert "noise temperature 0.2 > 0.03" in s.failures[0][1]
     s = score_setting(trace, 1.01, ok, 100.0, block=10)  # the loss sits below L(w*)
     assert [c for c, _ in s.failures] == ["below_init"] and s.llc < 0
     with pytest.raises(ValueError, match="block must be an integer"):
@@ -173,6 +177,7 @@ def _score(llc, mcse=0.1, accepted=True):
         rhat=1.0,
         ess_bulk=100.0,
         acceptance_rate=0.99,
+        noise_temperature=0.01,
         frac_below_init=0.2,
         drift_z=0.0,
         drift_rel=0.0,
@@ -222,12 +227,78 @@ def test_auto_step_size_meets_the_suite_tolerance_on_reduced_rank_regression():
 
 def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
     fn, w, data = regression(d=3)
-    res = slt.llc(fn, w, data, step_size="auto", batch_size=100, num_chains=4, num_draws=4000)
+    with warnings.catch_warnings():  # short runs on a flat problem may show no agreeing pair
+        warnings.simplefilter("ignore", CalibrationWarning)
+        res = slt.llc(fn, w, data, step_size="auto", batch_size=100, num_chains=4, num_draws=16000)
     # lambda = d/2 = 1.5; 0.2 is about four MCSEs of this run (MCSE ~ 0.05).
     assert abs(res.llc - 1.5) < 0.2
     calib = res.datatree["calibration"]
     assert int(calib["recommended"].sum()) == 1
     assert res.datatree.attrs["step_size"] in calib["step_size"].values
     assert res.datatree.attrs["calibration_reasons"]
+    # The calibration stays within 20% of the run's own gradient evaluations.
+    budget = 0.2 * 4 * (500 + 16000)
+    assert calib.attrs["budget"] == int(budget)
+    assert calib.attrs["cost_gradients"] <= budget
     with pytest.raises(ValueError, match="step_size must be a positive number or 'auto'"):
         slt.llc(fn, w, data, step_size="fast")
+
+
+def test_descent_starts_at_the_largest_step_predicted_cool_enough():
+    from slt.workflows.calibrate import _descent_start
+
+    steps = np.array([1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3])
+    th = Thresholds()  # max_noise_temperature 0.03: the start needs half of it
+    # tau 0.05 measured at 8e-4 predicts 0.0125 at 2e-4 (tau grows like the step).
+    assert _descent_start(steps, 3, 0.05, th) == 1
+    assert _descent_start(steps, 3, 0.01, th) == 3  # the hot step itself is cool enough
+    assert _descent_start(steps, 3, 10.0, th) == 0  # nothing is: the smallest step
+    assert _descent_start(steps, 3, float("nan"), th) == 3  # no tau (SGNHT): start there
+
+
+def test_the_descending_pair_is_the_first_agreeing_one_from_the_top():
+    from slt.workflows.calibrate import _agreeing_pair_from_top, _choose_descending
+
+    steps = np.array([1e-4, 2e-4, 4e-4, 8e-4])
+    scores = [None, _score(1.0), _score(1.02), _score(1.5)]
+    assert _agreeing_pair_from_top(steps, scores, Thresholds()) == (1, 2)
+    assert _choose_descending(steps, scores, Thresholds()) == (1, 2)
+    scores = [None, None, _score(1.0), _score(1.5)]  # no pair agrees: the smallest accepted
+    assert _choose_descending(steps, scores, Thresholds()) == (2, None)
+
+
+def test_descend_runs_few_settings_from_the_top_and_records_its_cost():
+    fn, params, data = regression()
+    rec = calibrate(fn, params, data, **SHORT)
+    cal = rec.datatree["calibration"]
+    assert cal.attrs["search"] == "descend" and cal.attrs["mala_every"] == 16
+    ran = int(cal["ran"].sum())
+    assert 2 <= ran <= 5
+    # Every run costs num_chains x (burn-in + draws) steps, plus one gradient per 8 steps for
+    # the MALA acceptance.
+    steps = ran * 4 * (200 + 1000)
+    assert cal.attrs["cost_steps"] == steps
+    assert cal.attrs["cost_gradients"] == steps + ran * (4 * 1200 // 16)
+    # The acceptance is recorded on one step in 16 and averaged over those only.
+    accepted = cal["acceptance_rate"].values[cal["ran"].values]
+    assert np.all((accepted > 0.5) & (accepted <= 1.0))
+    res = slt.llc(fn, params, data, **rec.llc_kwargs, num_chains=4, num_draws=4000)
+    assert abs(res.llc - 1.5) < max(0.15, 3 * res.mcse), res
+
+
+def test_an_unknown_search_is_rejected():
+    fn, params, data = regression(n=200)
+    with pytest.raises(ValueError, match="search must be 'descend' or 'ascend'"):
+        calibrate(fn, params, data, search="bisect")
+
+
+def test_the_budget_stops_the_search_before_a_run_it_cannot_afford():
+    fn, params, data = regression()
+    per_run = 4 * (200 + 1000) + 4 * 1200 // 16
+    with warnings.catch_warnings():  # two runs may not show an agreeing pair
+        warnings.simplefilter("ignore", CalibrationWarning)
+        rec = calibrate(fn, params, data, budget=2 * per_run + 1, **SHORT)
+    cal = rec.datatree["calibration"]
+    assert int(cal["ran"].sum()) <= 2 and cal.attrs["cost_gradients"] <= 2 * per_run + 1
+    with pytest.raises(ValueError, match="budget must be an integer >= 1"):
+        calibrate(fn, params, data, budget=0, **SHORT)
