@@ -22,6 +22,8 @@ def _validate(args: argparse.Namespace) -> int:
     )
     from slt.validation.suites import SUITES
 
+    if args.suite == "networks":
+        return _validate_networks(args)
     samplers = [s.strip() for s in args.sampler.split(",")]
     for s in samplers:
         if s not in SAMPLER_CHOICES:
@@ -42,6 +44,26 @@ def _validate(args: argparse.Namespace) -> int:
         write_plot(rows, args.plot, title=f"slt validate --suite {args.suite}")
         print(f"wrote {args.plot}")
     return 0 if all(r.passed for r in rows) else 1
+
+
+def _validate_networks(args: argparse.Namespace) -> int:
+    import json
+
+    from slt.validation.networks import run_networks, to_markdown, write_rescaling_plot
+    from slt.validation.runner import write_atomic
+
+    print("slt validate: suite 'networks' (no exact value; docs/networks.md)", flush=True)
+    results = run_networks(echo=True)
+    if args.json:
+        write_atomic(args.json, json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.report:
+        write_atomic(args.report, to_markdown(results) + "\n")
+        print(f"wrote {args.report}")
+    if args.plot:
+        write_rescaling_plot(results[0], args.plot)
+        print(f"wrote {args.plot}")
+    return 0 if all(r["passed"] for r in results) else 1
 
 
 def _validate_global(args: argparse.Namespace) -> int:
@@ -320,11 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
             "case misses its tolerance. Suites: 'quick' (2 reduced-rank cases, about a minute), "
             "'rrr' (10 reduced-rank cases spanning all four Aoyagi-Watanabe cases), 'dln' (22 "
             "random deep linear networks of 10^3 to 10^5 parameters; hours on a CPU) and "
-            "'dln_quick' (its 2 smallest networks)."
+            "'dln_quick' (its 2 smallest networks). 'networks' has no exact values: ReLU "
+            "rescaling invariance of the LLC, a digits CNN and a modular-addition Transformer "
+            "(docs/networks.md; --sampler is ignored, --plot draws LLC and Hessian trace "
+            "against the rescaling)."
         ),
     )
     val.add_argument(
-        "--suite", default="quick", help="suite name: quick, rrr, dln or dln_quick (default quick)"
+        "--suite",
+        default="quick",
+        help="suite name: quick, rrr, dln, dln_quick or networks (default quick)",
     )
     val.add_argument(
         "--sampler",
