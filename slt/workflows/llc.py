@@ -16,6 +16,7 @@ import warnings
 from typing import Any, Literal, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from slt._types import ArrayTree, Batch
@@ -51,6 +52,7 @@ __all__ = [
     "NoiseTemperatureWarning",
     "build_sampler",
     "check_sampler",
+    "leaf_scales",
     "llc",
     "noise_temperature_of",
 ]
@@ -147,6 +149,7 @@ def llc(
     sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
     sampler_options: dict[str, Any] | None = None,
     gradient: Literal["minibatch", "control_variate"] = "minibatch",
+    coordinates: Literal["raw", "normalized"] = "raw",
     prior_scale: float | None = None,
     mala_diagnostic: bool = False,
     params_every: int = 0,
@@ -206,6 +209,18 @@ def llc(
         step. Either way the result records the noise temperature
         :math:`\hat\tau` (attr ``noise_temperature``), and a :class:`NoiseTemperatureWarning`
         says when it is above ``slt.diagnostics.verdict.MAX_NOISE_TEMPERATURE`` (0.03).
+    coordinates
+        ``"raw"`` samples :math:`w` itself. ``"normalized"`` samples
+        :math:`u = w / s`, with :math:`s` the root-mean-square of each leaf of :math:`w^\ast`
+        (1 for a leaf that is all zeros): the localization :math:`\tfrac\gamma2\lVert u -
+        u^\ast\rVert^2`, the step size and the prior then act on every leaf relative to its own
+        scale, so the estimate does not change when a leaf is rescaled, e.g. by the ReLU
+        symmetry :math:`(W_1, b_1, W_2) \to (\alpha W_1, \alpha b_1, W_2/\alpha)` that leaves
+        the function unchanged (Dinh et al. 2017), under which one γ for all raw coordinates is
+        :math:`\gamma\alpha^2` on layer 1 and :math:`\gamma/\alpha^2` on layer 2. The loss and
+        hence :math:`\hat\lambda = n\beta(\mathbb{E}[L_n] - L_n(w^\ast))` are the same function
+        of the point; only the sampler's geometry changes. Kept parameter draws are returned in
+        the raw coordinates.
     prior_scale
         Standard deviation of an optional Gaussian prior centred at 0 (none by default).
     mala_diagnostic
@@ -279,8 +294,14 @@ def llc(
         raise ValueError(
             f"gradient must be one of {', '.join(map(repr, GRADIENTS))}; got {gradient!r}"
         )
+    if coordinates not in ("raw", "normalized"):
+        raise ValueError(f"coordinates must be 'raw' or 'normalized'; got {coordinates!r}")
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
+    scales = None
+    if coordinates == "normalized":
+        scales = leaf_scales(params)
+        loss_fn, params = _normalized(loss_fn, scales), jax.tree.map(jnp.divide, params, scales)
 
     calibration = None
     if auto:
@@ -393,6 +414,7 @@ def llc(
         "steps_per_draw": steps_per_draw,
         "batch_size": batch_size,
         "gradient": gradient,
+        "sampled_coordinates": coordinates,  # not "coordinates": a reserved netCDF (CF) attribute
         "prior_scale": prior_scale,
         "mala_diagnostic": mala_diagnostic,
         "params_every": params_every,
@@ -414,6 +436,8 @@ def llc(
     }
     for key, value in (sampler_options or {}).items():
         attrs[f"sampler_{key}"] = value
+    if scales is not None and trace.positions is not None:
+        trace = trace._replace(positions=jax.tree.map(jnp.multiply, trace.positions, scales))
     tree = to_datatree(trace, attrs)
     if calibration is not None:
         tree.attrs["step_size_auto"] = 1
@@ -435,6 +459,27 @@ def llc(
     result.datatree.attrs["verdict"] = diagnostics.verdict
     result.datatree.attrs["frac_below_init"] = diagnostics.frac_below_init
     return result
+
+
+def leaf_scales(params: ArrayTree) -> ArrayTree:
+    """The root-mean-square of every leaf of ``params`` (1 for an all-zero leaf), as arrays of
+    the leaf's dtype: the scales of ``coordinates="normalized"``."""
+
+    def rms(x: Any) -> jax.Array:
+        x = jnp.asarray(x)
+        value = jnp.sqrt(jnp.mean(jnp.square(x)))
+        return jnp.where(value > 0, value, 1.0).astype(x.dtype)
+
+    return jax.tree.map(rms, params)
+
+
+def _normalized(loss_fn: LossFn, scales: ArrayTree) -> LossFn:
+    """``loss_fn`` as a function of the normalized coordinates ``u = w / scales``."""
+
+    def fn(u: ArrayTree, batch: Batch) -> jax.Array:
+        return loss_fn(jax.tree.map(jnp.multiply, u, scales), batch)
+
+    return fn
 
 
 def noise_temperature_of(

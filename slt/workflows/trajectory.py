@@ -256,6 +256,8 @@ def _settings(n: int, params: ArrayTree, llc_kwargs: dict[str, Any]) -> dict[str
     given.pop("progress")
     nbeta = resolve_nbeta(n, given.pop("nbeta"), given.pop("beta"))
     options = given.pop("sampler_options") or {}
+    # "coordinates" is a reserved netCDF (CF) attribute: slt.llc records it under this name.
+    given["sampled_coordinates"] = given.pop("coordinates")
     settings: dict[str, Any] = {
         "inference_library": "slt",
         "n": n,

@@ -197,3 +197,51 @@ def test_a_second_call_reuses_the_compiled_program_with_the_new_numbers():
     assert np.allclose(stats["step_size"], 5e-4)
     assert second.llc != first.llc
     assert second.datatree.attrs["gamma"] == 5.0
+
+
+def relu_net(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    params = {
+        "w1": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32),
+        "b1": jnp.asarray(rng.normal(size=4), jnp.float32),
+        "w2": jnp.asarray(rng.normal(size=(4, 1)), jnp.float32),
+    }
+
+    def apply(p, x):
+        return (jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"])[:, 0]
+
+    y = np.asarray(apply(params, x)) + rng.normal(size=n).astype(np.float32)
+    fn = lambda p, b: 0.5 * jnp.mean((b["y"] - apply(p, b["x"])) ** 2)
+    return fn, params, {"x": x, "y": y}
+
+
+def test_normalized_coordinates_make_the_estimate_invariant_to_relu_rescaling():
+    fn, params, data = relu_net()
+    settings = dict(step_size=2e-4, batch_size=400, num_chains=2, num_draws=300, progress=False)
+    estimates = {}
+    for alpha in (1.0, 10.0):
+        scaled = {
+            "w1": alpha * params["w1"],
+            "b1": alpha * params["b1"],
+            "w2": params["w2"] / alpha,
+        }
+        np.testing.assert_allclose(fn(scaled, data), fn(params, data), rtol=1e-5)
+        raw = slt.llc(fn, scaled, data, **settings)
+        normalized = slt.llc(
+            fn, scaled, data, coordinates="normalized", params_every=100, **settings
+        )
+        estimates[alpha] = (raw.llc, normalized.llc)
+        assert normalized.datatree.attrs["sampled_coordinates"] == "normalized"
+        # Kept draws come back in the raw coordinates: near the rescaled point.
+        draws = normalized.datatree["posterior"]["w2"].values
+        assert np.abs(draws.mean(axis=(0, 1)) - np.asarray(scaled["w2"])).max() < 0.5 / alpha
+    # The normalized chains are the same chains up to rounding; the raw ones are not.
+    assert estimates[10.0][1] == pytest.approx(estimates[1.0][1], rel=1e-3)
+    assert estimates[10.0][0] != pytest.approx(estimates[1.0][0], rel=0.05)
+
+
+def test_unknown_coordinates_are_rejected():
+    fn, params, data = regression()
+    with pytest.raises(ValueError, match="coordinates must be 'raw' or 'normalized'"):
+        slt.llc(fn, params, data, coordinates="whitened", **SMALL)
