@@ -1,0 +1,179 @@
+"""Accuracy per gradient: the relative error of λ̂ against per-sample gradient evaluations.
+
+For each case (reduced-rank regressions with λ from 8 to 150 and two deep linear networks,
+n = 10^4, nβ = n/log n as in issue 7, γ = 1, w* = the teacher) and each method and setting
+(gradient estimator × batch size b × step size ε), one run of 4 chains; the estimate after the
+first k draws (a quarter of them burn-in, discarded) is read at k = T/16, T/8, ..., T, so
+one run gives a curve of error against cost. Cost counts per-sample gradient evaluations:
+chains × steps × b, twice that for the control variate (its second pass at w* on the same
+batch). A setting *reaches* 5% at the first cost from which every longer prefix stays within
+5% of the exact λ; the frontier of a method is its cheapest setting that reaches 5%.
+
+    python bench/accuracy_per_cost.py                  # all cases (tens of minutes on a CPU)
+    python bench/accuracy_per_cost.py --cases 0 --steps 4000 --plot docs/figures/apc.png
+
+Prints one row per (case, method, b, ε) and then, per case, the frontier of each method and
+the ratio of the plain-SGLD frontier cost to the control-variate one.
+"""
+
+import argparse
+import json
+import math
+import time
+import warnings
+
+import numpy as np
+
+from slt.errors import NoiseTemperatureWarning
+from slt.models import dln, rrr
+from slt.workflows.llc import llc
+
+N = 10_000
+CASES = [
+    ("rrr(5,5,3,1)", lambda: rrr.make(5, 5, 3, 1, n=N, seed=0, w_star="teacher")),
+    ("rrr(10,10,5,2)", lambda: rrr.make(10, 10, 5, 2, n=N, seed=0, w_star="teacher")),
+    ("rrr(20,30,10,5)", lambda: rrr.make(20, 30, 10, 5, n=N, seed=0, w_star="teacher")),
+    ("dln(8-10-6-8,r=3)", lambda: dln.make([8, 10, 6, 8], 3, n=N, seed=0, w_star="teacher")),
+    ("dln(12-16-10-14-9,r=6)", lambda: dln.make([12, 16, 10, 14, 9], 6, n=N, seed=1)),
+]
+METHODS = ("minibatch", "control_variate")
+BATCHES = (100, 1000)
+EPS_NBETA = (0.003, 0.01, 0.03, 0.1)  # ε·nβ, the step in units of the loss curvature
+NUM_CHAINS = 4
+
+
+def prefix_estimates(loss, init, nbeta, total, fractions):
+    """λ̂ from the first ``f·total`` draws, the first quarter of them discarded as burn-in."""
+    out = []
+    for f in fractions:
+        k = max(8, int(f * total))
+        kept = loss[:, k // 4 : k]
+        out.append(float(nbeta * np.mean(kept.mean(axis=1) - init)))
+    return out
+
+
+def reach(costs, errors, tol=0.05):
+    """The first cost from which every later |error| is within ``tol`` (inf if none)."""
+    for i in range(len(costs)):
+        if all(abs(e) <= tol for e in errors[i:]):
+            return costs[i]
+    return math.inf
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, nargs="+", default=list(range(len(CASES))))
+    parser.add_argument("--steps", type=int, default=16000, help="steps per chain (T)")
+    parser.add_argument("--json", help="write every row here")
+    parser.add_argument("--plot", help="write the error-against-cost plot here (PNG)")
+    args = parser.parse_args()
+    fractions = [2.0**-j for j in range(4, -1, -1)]  # T/16 ... T
+    rows = []
+    print(
+        f"{'case':<24} {'exact':>7} {'method':<16} {'b':>5} {'eps*nb':>7} {'tau':>6} "
+        f"{'llc':>8} {'rel_err':>8} {'reach5%':>9} {'s':>5}",
+        flush=True,
+    )
+    for index in args.cases:
+        name, make = CASES[index]
+        problem = make()
+        exact = problem.exact.rlct
+        nbeta = N / math.log(N)
+        for method in METHODS:
+            for b in BATCHES:
+                for eps_nb in EPS_NBETA:
+                    start = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", NoiseTemperatureWarning)
+                        res = llc(
+                            problem.loss_fn,
+                            problem.params,
+                            problem.data,
+                            nbeta=nbeta,
+                            step_size=eps_nb / nbeta,
+                            batch_size=b,
+                            gradient=method,
+                            num_chains=NUM_CHAINS,
+                            num_draws=args.steps,
+                            num_burnin=0,
+                            progress=False,
+                        )
+                    seconds = time.perf_counter() - start
+                    loss = res.datatree["sample_stats"]["loss"].values.astype(np.float64)
+                    ests = prefix_estimates(
+                        loss, res.init_loss[:, None], nbeta, args.steps, fractions
+                    )
+                    grads_per_step = NUM_CHAINS * b * (2 if method == "control_variate" else 1)
+                    costs = [grads_per_step * max(8, int(f * args.steps)) for f in fractions]
+                    errors = [e / exact - 1 for e in ests]
+                    reached = reach(costs, errors)
+                    tau = float(res.datatree.attrs["noise_temperature"])
+                    row = dict(
+                        case=name,
+                        exact=exact,
+                        method=method,
+                        batch_size=b,
+                        eps_nbeta=eps_nb,
+                        noise_temperature=tau,
+                        llc=ests[-1],
+                        errors=errors,
+                        costs=costs,
+                        reach=reached,
+                        seconds=seconds,
+                        rhat=res.rhat,
+                    )
+                    rows.append(row)
+                    print(
+                        f"{name:<24} {exact:7.2f} {method:<16} {b:5d} {eps_nb:7.3f} {tau:6.3f} "
+                        f"{ests[-1]:8.3f} {errors[-1]:+8.1%} {reached:9.2g} {seconds:5.0f}",
+                        flush=True,
+                    )
+        print(f"frontier of {name} (cheapest setting within 5% from then on):")
+        best = {}
+        for method in METHODS:
+            mine = [r for r in rows if r["case"] == name and r["method"] == method]
+            top = min(mine, key=lambda r: r["reach"])
+            best[method] = top["reach"]
+            print(
+                f"    {method:<16} {top['reach']:9.3g} per-sample gradients "
+                f"(b={top['batch_size']}, eps*nb={top['eps_nbeta']})"
+            )
+        ratio = best["minibatch"] / best["control_variate"]
+        print(
+            f"    plain / control variate cost: {ratio:.2f} (issue-7 target for the default: >= 3)"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1, default=float)
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    fig, axes = plt.subplots(1, len(cases), figsize=(4 * len(cases), 3.4), squeeze=False)
+    colors = {"minibatch": "tab:blue", "control_variate": "tab:red"}
+    for ax, case in zip(axes[0], cases, strict=True):
+        for r in (r for r in rows if r["case"] == case):
+            style = "-" if r["batch_size"] == 1000 else ":"
+            ax.plot(r["costs"], np.abs(r["errors"]), style, color=colors[r["method"]], alpha=0.7)
+        ax.axhline(0.05, color="k", lw=0.8, ls="--")
+        ax.set(xscale="log", yscale="log", title=case, xlabel="per-sample gradients")
+    axes[0][0].set_ylabel("|relative error|")
+    handles = [plt.Line2D([], [], color=c, label=m) for m, c in colors.items()]
+    handles += [
+        plt.Line2D([], [], color="gray", ls="-", label="b = 1000"),
+        plt.Line2D([], [], color="gray", ls=":", label="b = 100"),
+    ]
+    axes[0][-1].legend(handles=handles, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
