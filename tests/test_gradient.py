@@ -115,6 +115,17 @@ def test_gradient_noise_matches_the_closed_form_of_linear_regression():
     assert float(gradient_noise(jax.random.key(3), loss, params, data, n)) == pytest.approx(
         0.0, abs=1e-12
     )
+    # With 2 * pairs * b <= n the pairs are disjoint slices of one permutation (a cheaper path
+    # with its own correction): 50 pairs, relative sd sqrt(2 / (d * 50)) = 4.5% -> 4 sd: 18%.
+    disjoint = float(gradient_noise(jax.random.key(4), loss, params, data, b, num_pairs=50))
+    assert disjoint == pytest.approx(expected, rel=0.18)
+    pooled = np.mean(
+        [
+            float(gradient_noise(jax.random.key(k), loss, params, data, b, num_pairs=50))
+            for k in range(8)
+        ]
+    )
+    assert pooled == pytest.approx(expected, rel=0.07)  # 8 x 50 pairs: 1.6% sd
 
 
 def test_noise_temperature_formula():
