@@ -658,11 +658,11 @@ def calibrate(
         Record the MALA acceptance on every ``mala_every``-th step only (each one costs a
         second gradient); default 16 when descending, 1 when ascending.
     budget
-        Most gradient evaluations (minibatch gradients, all chains, the MALA diagnostic's
-        included) the search may spend; it stops before a run that would exceed it and
-        recommends from what it has (every setting's cost is ``num_chains * (num_burnin +
-        num_draws)`` steps). :func:`slt.llc` with ``step_size="auto"`` passes 20% of its own
-        run. ``None``: no limit.
+        Most gradient evaluations (minibatch gradients, all chains; a step that records the
+        MALA acceptance counts 2) the search may spend; it stops before a run that would
+        exceed it and recommends from what it has (every setting's cost is
+        ``num_chains * (num_burnin + num_draws)`` steps). :func:`slt.llc` with
+        ``step_size="auto"`` passes 20% of its own run. ``None``: no limit.
     exhaustive
         Run every setting of the grid (ascending) instead of stopping early.
     seed
@@ -754,6 +754,7 @@ def calibrate(
     cost = {"steps": 0, "gradients": 0}
     run_steps = num_chains * (num_burnin + num_draws)
     per_step = 2 if gradient == "control_variate" else 1  # a second pass at w*
+    # A recorded MALA step evaluates the proposal too: one more gradient.
     run_gradients = per_step * run_steps + (-(-run_steps // mala_every) if mala else 0)
 
     def affordable() -> bool:

@@ -274,8 +274,8 @@ def test_descend_runs_few_settings_from_the_top_and_records_its_cost():
     assert cal.attrs["search"] == "descend" and cal.attrs["mala_every"] == 16
     ran = int(cal["ran"].sum())
     assert 2 <= ran <= 5
-    # Every run costs num_chains x (burn-in + draws) steps, plus one gradient per 8 steps for
-    # the MALA acceptance.
+    # Every run costs num_chains x (burn-in + draws) steps, plus one gradient for each of the
+    # steps (one in 16) that record the MALA acceptance.
     steps = ran * 4 * (200 + 1000)
     assert cal.attrs["cost_steps"] == steps
     assert cal.attrs["cost_gradients"] == steps + ran * (4 * 1200 // 16)
