@@ -323,8 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         help="choose the step size for a built-in model (slt.calibrate)",
         description=(
-            "Run short chains over a grid of step sizes at the given gamma, nβ, sampler and "
-            "batch size, check each (divergence, MALA acceptance, stationarity, R-hat, draws "
+            "Run short chains at a few step sizes at the given gamma, nβ, sampler and batch "
+            "size, from a hot step down (its noise temperature predicts where to start), check "
+            "each (divergence, MALA acceptance, noise temperature, stationarity, R-hat, draws "
             "below the initial loss) and recommend the step where the estimate stops "
             "depending on it, with the reasons. The run flags (--draws, --step-size, ...) are "
             "ignored: calibrate sets them. Example: slt calibrate rrr 5 5 3 1 --batch-size 1000"
