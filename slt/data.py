@@ -8,7 +8,8 @@ decided by the step index, which is the same for every chain, so a permutation i
 epoch, not once per step, even under ``vmap``.
 """
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,16 @@ import numpy as np
 
 from slt._types import Batch, PRNGKey
 
-__all__ = ["Batcher", "batch_at", "check_data", "epoch_permutation", "num_samples"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "Batcher",
+    "batch_at",
+    "check_chunk_size",
+    "check_data",
+    "chunk_mean",
+    "epoch_permutation",
+    "num_samples",
+]
 
 
 def num_samples(data: Batch) -> int:
@@ -102,3 +112,62 @@ def batch_at(data: Batch, batcher: Batcher, key: PRNGKey, perm: jax.Array, step:
     perm = jax.lax.cond(pos == 0, lambda: epoch_permutation(key, epoch, batcher.n), lambda: perm)
     idx = jax.lax.dynamic_slice_in_dim(perm, pos * batcher.batch_size, batcher.batch_size)
     return jax.tree.map(lambda x: jnp.take(x, idx, axis=0), data), perm
+
+
+DEFAULT_CHUNK_SIZE = 1024
+"""Samples per chunk of a full-data mean (:func:`chunk_mean`), unless a function is told
+otherwise."""
+
+
+def check_chunk_size(chunk_size: int, name: str = "chunk_size") -> int:
+    """``chunk_size`` as a positive int, or a ValueError naming it."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"{name} must be a positive integer; got {chunk_size!r}")
+    return chunk_size
+
+
+def chunk_mean(fn: Callable[[Batch], Any], data: Batch, *, chunk_size: int = DEFAULT_CHUNK_SIZE):
+    r"""The sample-weighted mean of ``fn`` over chunks of ``data``: :math:`\sum_c (m_c/n) f(B_c)`.
+
+    When ``fn(batch)`` is a mean over the batch (a loss, its gradient, a Hessian-vector product),
+    this is the same mean over all n samples, computed one chunk of ``chunk_size`` samples at a
+    time: ``n // chunk_size`` full chunks in one ``lax.scan``, then the remainder in one call.
+
+    Parameters
+    ----------
+    fn
+        ``fn(batch) -> pytree of arrays``, a mean over the batch's leading axis.
+    data
+        A pytree of arrays sharing a leading axis of length n.
+    chunk_size
+        Samples per chunk; ``chunk_size >= n`` evaluates ``fn(data)`` once.
+
+    Returns
+    -------
+    pytree
+        Same structure as ``fn``'s output.
+
+    Examples
+    --------
+    >>> x = jnp.arange(10.0)
+    >>> float(chunk_mean(jnp.mean, x, chunk_size=4))
+    4.5
+    """
+    n = num_samples(data)
+    check_chunk_size(chunk_size)
+    if chunk_size >= n:
+        return fn(data)
+    q, r = divmod(n, chunk_size)
+    head = jax.tree.map(lambda x: x[: q * chunk_size].reshape(q, chunk_size, *x.shape[1:]), data)
+    first = jax.tree.map(lambda x: x[0], head)
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(fn, first))
+
+    def body(acc, chunk):
+        return jax.tree.map(jnp.add, acc, fn(chunk)), None
+
+    total, _ = jax.lax.scan(body, zeros, head)
+    total = jax.tree.map(lambda t: t * (chunk_size / n), total)
+    if r:
+        tail = fn(jax.tree.map(lambda x: x[q * chunk_size :], data))
+        total = jax.tree.map(lambda t, s: t + s * (r / n), total, tail)
+    return total

@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 
 from slt._types import ArrayTree, Batch, PRNGKey
+from slt.data import DEFAULT_CHUNK_SIZE, check_chunk_size, chunk_mean
 from slt.posterior import LossFn
 from slt.tree import tree_dot, tree_size, tree_sq_norm, tree_sub
 
@@ -57,6 +58,7 @@ __all__ = [
     "GRADIENTS",
     "Anchor",
     "control_variate",
+    "full_loss",
     "full_loss_and_grad",
     "gradient_noise",
     "noise_temperature",
@@ -74,13 +76,10 @@ class Anchor(NamedTuple):
 
 
 def full_loss_and_grad(
-    loss_fn: LossFn, params: ArrayTree, data: Batch, *, chunk_size: int = 4096
+    loss_fn: LossFn, params: ArrayTree, data: Batch, *, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Anchor:
-    r""":math:`L_n(w)` and :math:`\nabla L_n(w)` over the whole dataset, in chunks.
-
-    ``loss_fn`` is a mean over its batch, so the full-data mean is the chunk means weighted by
-    chunk length: ``n // chunk_size`` chunks of ``chunk_size`` in a ``scan`` (one compiled
-    body, the memory of one chunk) and the remainder as one more chunk.
+    r""":math:`L_n(w)` and :math:`\nabla L_n(w)` over the whole dataset, in chunks
+    (:func:`slt.data.chunk_mean`: one compiled body, the memory of one chunk).
 
     Examples
     --------
@@ -90,30 +89,35 @@ def full_loss_and_grad(
     >>> round(float(anchor.loss), 4), round(float(anchor.grad), 4)   # 4·mean(x²), 4·mean(x²)
     (114.0, 114.0)
     """
-    if not (isinstance(chunk_size, int) and chunk_size >= 1):
-        raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
-    n = jax.tree.leaves(data)[0].shape[0]
-    return _full_loss_and_grad(loss_fn, min(chunk_size, n), params, data)
+    check_chunk_size(chunk_size)
+    return _full_loss_and_grad(loss_fn, chunk_size, params, data)
+
+
+def full_loss(
+    loss_fn: LossFn, params: ArrayTree, data: Batch, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> jax.Array:
+    """:math:`L_n(w)` over the whole dataset, in chunks, without the gradient.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> loss = lambda w, b: jnp.mean((b["x"] * w) ** 2)
+    >>> round(float(full_loss(loss, 2.0, {"x": jnp.arange(10.0)}, chunk_size=4)), 4)
+    114.0
+    """
+    check_chunk_size(chunk_size)
+    return _full_loss(loss_fn, chunk_size, params, data)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _full_loss_and_grad(loss_fn: LossFn, chunk: int, params: ArrayTree, data: Batch) -> Anchor:
-    n = jax.tree.leaves(data)[0].shape[0]
-    full, rest = divmod(n, chunk)
     value_and_grad = jax.value_and_grad(lambda p, b: jnp.asarray(loss_fn(p, b)))
+    return Anchor(*chunk_mean(lambda batch: value_and_grad(params, batch), data, chunk_size=chunk))
 
-    def body(total, batch):
-        loss, grad = value_and_grad(params, batch)
-        return jax.tree.map(lambda t, x: t + chunk * x, total, (loss, grad)), None
 
-    head = jax.tree.map(lambda x: x[: full * chunk].reshape((full, chunk) + x.shape[1:]), data)
-    zero = jax.tree.map(jnp.zeros_like, value_and_grad(params, jax.tree.map(lambda x: x[:1], data)))
-    total, _ = jax.lax.scan(body, zero, head)
-    if rest:
-        loss, grad = value_and_grad(params, jax.tree.map(lambda x: x[full * chunk :], data))
-        total = jax.tree.map(lambda t, x: t + rest * x, total, (loss, grad))
-    loss, grad = jax.tree.map(lambda t: t / n, total)
-    return Anchor(loss, grad)
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _full_loss(loss_fn: LossFn, chunk: int, params: ArrayTree, data: Batch) -> jax.Array:
+    return chunk_mean(lambda batch: jnp.asarray(loss_fn(params, batch)), data, chunk_size=chunk)
 
 
 def control_variate(loss_fn: LossFn, center: ArrayTree, anchor: Anchor) -> LossFn:

@@ -28,7 +28,7 @@ import optax
 
 from slt._types import ArrayTree, Batch
 from slt.data import Batcher, batch_at, check_data
-from slt.gradient import full_loss_and_grad
+from slt.gradient import full_loss
 from slt.posterior import LossFn
 from slt.workflows.checks import check_int, check_loss_fn, check_params
 
@@ -144,7 +144,7 @@ def train(
         return jax.lax.scan(step, (params, opt_state, perm), first + jnp.arange(every))
 
     def checkpoint(step: int, params: ArrayTree) -> Checkpoint:
-        train_loss = float(full_loss_and_grad(loss_fn, params, data).loss)
+        train_loss = float(full_loss(loss_fn, params, data))
         metrics = {}
         if eval_fn is not None:
             metrics = {k: float(v) for k, v in eval_fn(params, eval_data).items()}

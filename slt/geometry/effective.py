@@ -472,10 +472,11 @@ def effective_parameters(
         raise ValueError(f"z must be a finite positive number; got {z}")
     if tol is not None:
         _tol(tol, np.float64)
-    spec = _spectrum(
+    est = hessian_rank(
         loss_fn,
         params,
         data,
+        tol=tol,
         method=method,
         k=k,
         dense_max_dim=dense_max_dim,
@@ -483,22 +484,19 @@ def effective_parameters(
         seed=seed,
         chunk_size=chunk_size,
     )
-    rel = _tol(tol, spec.dtype)
-    rank = numerical_rank(spec.eigenvalues, rel)
-    n_eff = effective_dimension(spec.eigenvalues, float(z_value))
-    d = tree_size(params)
+    n_eff = effective_dimension(est.eigenvalues, float(z_value))
     return EffectiveParameters(
-        dim=d,
-        half_dim=d / 2,
-        rank=rank,
-        half_rank=rank / 2,
+        dim=est.dim,
+        half_dim=est.dim / 2,
+        rank=est.rank,
+        half_rank=est.rank / 2,
         n_eff=n_eff,
         half_n_eff=n_eff / 2,
         z=float(z_value),
-        tol=rel,
+        tol=est.tol,
         llc=llc_value,
         llc_mcse=llc_mcse,
-        method=spec.method,
-        lower_bound=not spec.complete,
-        eigenvalues=spec.eigenvalues,
+        method=est.method,
+        lower_bound=est.eigenvalues.size < est.dim,  # k < d Lanczos eigenvalues
+        eigenvalues=est.eigenvalues,
     )

@@ -20,11 +20,8 @@ gradients, only one chunk's activations. The trace needs the per-sample gradient
 ``vmap(grad)`` in chunks, which holds ``chunk_size`` gradients at a time.
 """
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 
 from slt._types import ArrayTree, Batch
 from slt.data import check_data, num_samples
@@ -35,8 +32,9 @@ from slt.geometry.hvp import (
     check_like,
     chunk_mean,
     flat_params,
+    product_operator,
 )
-from slt.geometry.lanczos import LanczosResult, Which, lanczos_eigenvalues
+from slt.geometry.lanczos import LanczosResult, Which, lanczos_eigenvalues, pytree_vectors
 from slt.posterior import LossFn
 from slt.tree import tree_sq_norm
 
@@ -120,21 +118,6 @@ def fisher_vp(
     return _fvp_jit(loss_fn, params, data, v, chunk_size)
 
 
-@dataclass(frozen=True)
-class FisherMatvec:
-    """``(operands, flat v) -> flat F v`` with ``operands = (params, data)``; hashable, static."""
-
-    loss_fn: LossFn
-    chunk_size: int
-
-    def __call__(self, operands: tuple[ArrayTree, Batch], v: jax.Array) -> jax.Array:
-        """Flat :math:`Fv` in the dtype of ``v``."""
-        params, data = operands
-        flat, unravel = ravel_pytree(params)
-        fv = _fvp(self.loss_fn, params, data, unravel(v.astype(flat.dtype)), self.chunk_size)
-        return ravel_pytree(fv)[0].astype(v.dtype)
-
-
 def fisher_operator(
     loss_fn: LossFn, params: ArrayTree, data: Batch, *, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> LinearOperator:
@@ -147,16 +130,7 @@ def fisher_operator(
     >>> op.matvec(jnp.array([1.0, 0.0])).tolist()
     [1.0, 1.0]
     """
-    num_samples(data)
-    check_chunk_size(chunk_size)
-    flat, unravel = flat_params(params)
-    return LinearOperator(
-        apply=FisherMatvec(loss_fn, chunk_size),
-        operands=(params, data),
-        dim=int(flat.size),
-        dtype=flat.dtype,
-        unravel=unravel,
-    )
+    return product_operator(_fvp, loss_fn, params, data, chunk_size)
 
 
 def _trace(loss_fn, params, data, chunk_size):
@@ -222,7 +196,4 @@ def fisher_top_eigenvalues(
         which=which,
         return_vectors=return_vectors,
     )
-    if res.eigenvectors is None:
-        return res
-    vectors = jax.vmap(lambda u: op.unravel(u.astype(op.dtype)))(res.eigenvectors)
-    return res._replace(eigenvectors=vectors)
+    return pytree_vectors(op, res)

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from slt._types import ArrayTree, Batch
-from slt.data import num_samples
+from slt.data import DEFAULT_CHUNK_SIZE, check_chunk_size, chunk_mean, num_samples
 from slt.posterior import LossFn
 
 __all__ = [
@@ -47,63 +47,6 @@ __all__ = [
     "linear_operator",
     "operator_to_dense",
 ]
-
-DEFAULT_CHUNK_SIZE = 1024
-"""Samples per chunk of the full-data loss, unless a function is told otherwise."""
-
-
-def check_chunk_size(chunk_size: int, name: str = "chunk_size") -> int:
-    """``chunk_size`` as a positive int, or a ValueError naming it."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"{name} must be a positive integer; got {chunk_size!r}")
-    return chunk_size
-
-
-def chunk_mean(fn: Callable[[Batch], Any], data: Batch, *, chunk_size: int = DEFAULT_CHUNK_SIZE):
-    r"""The sample-weighted mean of ``fn`` over chunks of ``data``: :math:`\sum_c (m_c/n) f(B_c)`.
-
-    When ``fn(batch)`` is a mean over the batch (a loss, its gradient, a Hessian-vector product),
-    this is the same mean over all n samples, computed one chunk of ``chunk_size`` samples at a
-    time: ``n // chunk_size`` full chunks in one ``lax.scan``, then the remainder in one call.
-
-    Parameters
-    ----------
-    fn
-        ``fn(batch) -> pytree of arrays``, a mean over the batch's leading axis.
-    data
-        A pytree of arrays sharing a leading axis of length n.
-    chunk_size
-        Samples per chunk; ``chunk_size >= n`` evaluates ``fn(data)`` once.
-
-    Returns
-    -------
-    pytree
-        Same structure as ``fn``'s output.
-
-    Examples
-    --------
-    >>> x = jnp.arange(10.0)
-    >>> float(chunk_mean(jnp.mean, x, chunk_size=4))
-    4.5
-    """
-    n = num_samples(data)
-    check_chunk_size(chunk_size)
-    if chunk_size >= n:
-        return fn(data)
-    q, r = divmod(n, chunk_size)
-    head = jax.tree.map(lambda x: x[: q * chunk_size].reshape(q, chunk_size, *x.shape[1:]), data)
-    first = jax.tree.map(lambda x: x[0], head)
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(fn, first))
-
-    def body(acc, chunk):
-        return jax.tree.map(jnp.add, acc, fn(chunk)), None
-
-    total, _ = jax.lax.scan(body, zeros, head)
-    total = jax.tree.map(lambda t: t * (chunk_size / n), total)
-    if r:
-        tail = fn(jax.tree.map(lambda x: x[q * chunk_size :], data))
-        total = jax.tree.map(lambda t, s: t + s * (r / n), total, tail)
-    return total
 
 
 def check_like(v: ArrayTree, params: ArrayTree) -> None:
@@ -175,18 +118,23 @@ def hvp(
 
 
 @dataclass(frozen=True)
-class HessianMatvec:
-    """``(operands, flat v) -> flat H v`` with ``operands = (params, data)``; hashable, static."""
+class FlatMatvec:
+    """``(operands, flat v) -> flat A v`` with ``operands = (params, data)``, for a pytree
+    product ``product(loss_fn, params, data, v, chunk_size)`` (Hessian, Fisher); hashable,
+    so it is a static argument of compiled functions."""
 
+    product: Callable[..., ArrayTree]
     loss_fn: LossFn
     chunk_size: int
 
     def __call__(self, operands: tuple[ArrayTree, Batch], v: jax.Array) -> jax.Array:
-        """Flat :math:`Hv` in the dtype of ``v``."""
+        """Flat :math:`Av` in the dtype of ``v``."""
         params, data = operands
         flat, unravel = ravel_pytree(params)
-        hv = _hvp(self.loss_fn, params, data, unravel(v.astype(flat.dtype)), self.chunk_size)
-        return ravel_pytree(hv)[0].astype(v.dtype)
+        av = self.product(
+            self.loss_fn, params, data, unravel(v.astype(flat.dtype)), self.chunk_size
+        )
+        return ravel_pytree(av)[0].astype(v.dtype)
 
 
 class LinearOperator(NamedTuple):
@@ -264,11 +212,23 @@ def linear_operator(
     >>> op.dim, op.matvec(jnp.array([1.0, 1.0])).tolist()
     (2, [2.0, 6.0])
     """
+    return product_operator(_hvp, loss_fn, params, data, chunk_size)
+
+
+def product_operator(
+    product: Callable[..., ArrayTree],
+    loss_fn: LossFn,
+    params: ArrayTree,
+    data: Batch,
+    chunk_size: int,
+) -> LinearOperator:
+    """The :class:`LinearOperator` of ``product(loss_fn, params, data, v, chunk_size)`` (a
+    module-level function, so that equal operators share their compiled code)."""
     num_samples(data)
     check_chunk_size(chunk_size)
     flat, unravel = flat_params(params)
     return LinearOperator(
-        apply=HessianMatvec(loss_fn, chunk_size),
+        apply=FlatMatvec(product, loss_fn, chunk_size),
         operands=(params, data),
         dim=int(flat.size),
         dtype=flat.dtype,

@@ -53,6 +53,7 @@ __all__ = [
     "hessian_spectral_density",
     "hessian_top_eigenvalues",
     "lanczos_eigenvalues",
+    "pytree_vectors",
     "spectral_density",
 ]
 
@@ -241,6 +242,15 @@ def lanczos_eigenvalues(
     return LanczosResult(jnp.asarray(theta[idx], dtype), jnp.asarray(residuals, dtype), vectors, m)
 
 
+def pytree_vectors(operator: LinearOperator, result: LanczosResult) -> LanczosResult:
+    """``result`` with its flat Ritz vectors unravelled into pytrees like the operator's
+    parameters (leading axis k); unchanged when it holds no vectors."""
+    if result.eigenvectors is None:
+        return result
+    vectors = jax.vmap(lambda u: operator.unravel(u.astype(operator.dtype)))(result.eigenvectors)
+    return result._replace(eigenvectors=vectors)
+
+
 def hessian_top_eigenvalues(
     loss_fn: LossFn,
     params: ArrayTree,
@@ -296,10 +306,7 @@ def hessian_top_eigenvalues(
         which=which,
         return_vectors=return_vectors,
     )
-    if res.eigenvectors is None:
-        return res
-    vectors = jax.vmap(lambda u: op.unravel(u.astype(op.dtype)))(res.eigenvectors)
-    return res._replace(eigenvectors=vectors)
+    return pytree_vectors(op, res)
 
 
 def _slq(apply, operands, keys, dim, num_iterations, dtype):

@@ -126,6 +126,7 @@ from slt.posterior import LossFn
 from slt.samplers.run import run_chains
 from slt.tree import tree_size
 from slt.workflows.checks import (
+    check_choice,
     check_int,
     check_loss_fn,
     check_params,
@@ -738,10 +739,7 @@ def calibrate(
         raise ValueError(f"thresholds must be a Thresholds; got {thresholds!r}")
     mala = sampler != "sgnht"
     check_sampler(sampler, mala=mala, options=sampler_options)
-    if gradient not in GRADIENTS:
-        raise ValueError(
-            f"gradient must be one of {', '.join(map(repr, GRADIENTS))}; got {gradient!r}"
-        )
+    check_choice("gradient", gradient, GRADIENTS)
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
     anchor = full_loss_and_grad(loss_fn, params, data) if gradient == "control_variate" else None

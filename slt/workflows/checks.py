@@ -11,12 +11,20 @@ import numpy as np
 from slt._types import ArrayTree, Batch
 
 __all__ = [
+    "check_choice",
     "check_int",
     "check_loss_fn",
     "check_params",
     "check_positive",
     "resolve_nbeta",
 ]
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` when it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
 
 
 def check_int(name: str, value: Any, *, low: int, high: int | None = None) -> int:

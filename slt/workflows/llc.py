@@ -36,6 +36,7 @@ from slt.samplers.sgld import sgld
 from slt.samplers.sgnht import sgnht
 from slt.tree import tree_size
 from slt.workflows.checks import (
+    check_choice,
     check_int,
     check_loss_fn,
     check_params,
@@ -69,8 +70,7 @@ _OPTIONS = {"sgld": set(), "rmsprop_sgld": {"beta2", "eps"}, "sgnht": {"diffusio
 
 def check_sampler(name: str, *, mala: bool = False, options: dict[str, Any] | None = None) -> None:
     """Raise ``ValueError`` unless ``name``, ``mala`` and ``options`` make a valid sampler."""
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {name!r}")
+    check_choice("sampler", name, SAMPLERS)
     unknown = set(options or {}) - _OPTIONS[name]
     if unknown:
         valid = ", ".join(sorted(_OPTIONS[name])) or "none"
@@ -290,10 +290,7 @@ def llc(
     if divergence_threshold is not None:
         check_positive("divergence_threshold", divergence_threshold)
     check_sampler(sampler, mala=mala_diagnostic, options=sampler_options)
-    if gradient not in GRADIENTS:
-        raise ValueError(
-            f"gradient must be one of {', '.join(map(repr, GRADIENTS))}; got {gradient!r}"
-        )
+    check_choice("gradient", gradient, GRADIENTS)
     if coordinates not in ("raw", "normalized"):
         raise ValueError(f"coordinates must be 'raw' or 'normalized'; got {coordinates!r}")
     check_params(params)

@@ -33,7 +33,7 @@ from slt._types import ArrayTree, Batch
 from slt.data import check_data
 from slt.diagnostics.convert import attr_value
 from slt.errors import DivergenceError, DivergenceWarning
-from slt.gradient import full_loss_and_grad
+from slt.gradient import full_loss
 from slt.posterior import LossFn
 from slt.result import LLCResult
 from slt.train import Checkpoint
@@ -205,7 +205,7 @@ def llc_trajectory(
             results.append(None)
     for i, params in enumerate(points):
         if train_losses[i] is None:
-            train_losses[i] = float(full_loss_and_grad(loss_fn, params, data).loss)
+            train_losses[i] = float(full_loss(loss_fn, params, data))
 
     first = next((r for r in results if r is not None), None)
     if first is not None:  # what slt.llc resolved too (num_devices, diagnostic_block, ...)
