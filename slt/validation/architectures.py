@@ -36,10 +36,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from slt._types import ArrayTree, Batch
 from slt.tree import tree_size
+from slt.validation.networks import fit_adamw
 
 __all__ = [
     "ARCHITECTURES",
@@ -197,19 +197,10 @@ def train_architecture(
     (step and training loss of every checkpoint kept), ``reached_target`` and
     ``train_seconds``.
     """
-    from slt.train import train
-
     model, train_data, test_data, accuracy = build(name, seed=seed, num_train=num_train)
     start = time.perf_counter()
-    run = train(
-        model.loss_fn,
-        model.params,
-        train_data,
-        num_steps=max_steps,
-        batch_size=128,
-        optimizer=optax.adamw(3e-3, weight_decay=1e-2),
-        checkpoint_every=checkpoint_every,
-        seed=seed,
+    run = fit_adamw(
+        model, train_data, num_steps=max_steps, seed=seed, checkpoint_every=checkpoint_every
     )
     seconds = time.perf_counter() - start
     cps = run.checkpoints

@@ -188,6 +188,32 @@ def _llc(loss_fn, params, data, settings: dict[str, Any], seed: int = 0) -> dict
     return llc_record(res, time.perf_counter() - start)
 
 
+def fit_adamw(
+    model: Any,
+    train_data: Batch,
+    *,
+    num_steps: int,
+    seed: int,
+    batch_size: int = 128,
+    weight_decay: float = 1e-2,
+    checkpoint_every: int | None = None,
+) -> Any:
+    """Train an adapted model (:func:`slt.adapters.from_nnx`) with the validation cases' optimizer,
+    AdamW at learning rate 3e-3 (:func:`slt.train.train`)."""
+    from slt.train import train
+
+    return train(
+        model.loss_fn,
+        model.params,
+        train_data,
+        num_steps=num_steps,
+        batch_size=batch_size,
+        optimizer=optax.adamw(3e-3, weight_decay=weight_decay),
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+    )
+
+
 def train_digits_mlp(
     hidden: int = 32, *, num_steps: int = 1000, seed: int = 0
 ) -> tuple[Any, dict, Batch, Batch, dict[str, float]]:
@@ -197,19 +223,10 @@ def train_digits_mlp(
 
     from slt.adapters.nnx import from_nnx
     from slt.nets import MLP, classification_loss, digits
-    from slt.train import train
 
     train_data, test_data = digits(flat=True, seed=seed)
     model = from_nnx(MLP(64, [hidden], 10, rngs=nnx.Rngs(seed)), classification_loss)
-    run = train(
-        model.loss_fn,
-        model.params,
-        train_data,
-        num_steps=num_steps,
-        batch_size=128,
-        optimizer=optax.adamw(3e-3, weight_decay=1e-2),
-        seed=seed,
-    )
+    run = fit_adamw(model, train_data, num_steps=num_steps, seed=seed)
     params = jax.tree.map(jnp.asarray, run.params)
     acc = accuracy_fn(lambda p, x: model.merge(p)(x))
     return (
@@ -305,21 +322,12 @@ def cnn_case(
 
     from slt.adapters.nnx import from_nnx
     from slt.nets import CNN, classification_loss, digits
-    from slt.train import train
 
     settings = dict(CNN_SETTINGS if settings is None else settings)
     train_data, test_data = digits(seed=seed)
     model = from_nnx(CNN(10, channels=tuple(channels), rngs=nnx.Rngs(seed)), classification_loss)
     start = time.perf_counter()
-    run = train(
-        model.loss_fn,
-        model.params,
-        train_data,
-        num_steps=train_steps,
-        batch_size=128,
-        optimizer=optax.adamw(3e-3, weight_decay=1e-2),
-        seed=seed,
-    )
+    run = fit_adamw(model, train_data, num_steps=train_steps, seed=seed)
     train_seconds = time.perf_counter() - start
     params = jax.tree.map(jnp.asarray, run.params)
     acc = accuracy_fn(lambda p, x: model.merge(p)(x))
@@ -355,7 +363,6 @@ def transformer_case(
 
     from slt.adapters.nnx import from_nnx
     from slt.nets import Transformer, modular_addition, modular_addition_loss
-    from slt.train import train
 
     settings = dict(TRANSFORMER_SETTINGS if settings is None else settings)
     train_data, test_data = modular_addition(p, train_fraction=train_fraction, seed=seed)
@@ -372,14 +379,8 @@ def transformer_case(
     model = from_nnx(net, modular_addition_loss)
     n = len(train_data["y"])
     start = time.perf_counter()
-    run = train(
-        model.loss_fn,
-        model.params,
-        train_data,
-        num_steps=train_steps,
-        batch_size=n,
-        optimizer=optax.adamw(3e-3, weight_decay=1.0),
-        seed=seed,
+    run = fit_adamw(
+        model, train_data, num_steps=train_steps, seed=seed, batch_size=n, weight_decay=1.0
     )
     train_seconds = time.perf_counter() - start
     params = jax.tree.map(jnp.asarray, run.params)
