@@ -2,7 +2,6 @@
 
 from types import SimpleNamespace
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -17,12 +16,6 @@ from slt.geometry.effective import (
     hessian_rank,
     numerical_rank,
 )
-
-
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
 
 
 def low_rank_problem(d=40, r=5, n=50):

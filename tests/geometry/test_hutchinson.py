@@ -1,46 +1,16 @@
 """Hutchinson's trace estimate against the trace of the dense Hessian."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.flatten_util import ravel_pytree
 
 from slt.geometry.hutchinson import hessian_trace, hutchinson_trace
 from slt.geometry.hvp import linear_operator
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
-def mlp_problem(n=37, dtype=jnp.float64):
-    """A 2-layer tanh MLP, 3 -> 4 -> 2 (26 parameters), squared loss on n samples."""
-    k = jax.random.split(jax.random.key(0), 5)
-    params = {
-        "W1": jax.random.normal(k[0], (3, 4), dtype),
-        "b1": 0.1 * jax.random.normal(k[1], (4,), dtype),
-        "W2": jax.random.normal(k[2], (4, 2), dtype),
-        "b2": jnp.zeros(2, dtype),
-    }
-    data = {
-        "x": jax.random.normal(k[3], (n, 3), dtype),
-        "y": jax.random.normal(k[4], (n, 2), dtype),
-    }
-
-    def loss(p, b):
-        out = jnp.tanh(b["x"] @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
-        return 0.5 * jnp.mean(jnp.sum((out - b["y"]) ** 2, axis=-1))
-
-    return loss, params, data
-
-
-def test_within_four_standard_errors_and_se_shrinks():
-    loss, params, data = mlp_problem()
-    flat, unravel = ravel_pytree(params)
-    h = np.asarray(jax.jit(jax.hessian(lambda f, d: loss(unravel(f), d)))(flat, data))
+def test_within_four_standard_errors_and_se_shrinks(mlp, mlp_hessian):
+    loss, params, data = mlp
+    h = mlp_hessian
     exact = np.trace(h)
     small = hessian_trace(loss, params, data, num_samples=25, seed=1, probe_batch=25)
     big = hessian_trace(loss, params, data, num_samples=400, seed=1, probe_batch=25)
@@ -54,8 +24,8 @@ def test_within_four_standard_errors_and_se_shrinks():
     assert big.samples.var(ddof=1) == pytest.approx(var, rel=0.3)
 
 
-def test_probe_batch_does_not_change_the_probes():
-    loss, params, data = mlp_problem()
+def test_probe_batch_does_not_change_the_probes(mlp):
+    loss, params, data = mlp
     op = linear_operator(loss, params, data)
     a = hutchinson_trace(op, num_samples=6, seed=2, probe_batch=25)  # one padded block
     b = hutchinson_trace(op, num_samples=6, seed=2, probe_batch=4)  # 4 + 2, padded

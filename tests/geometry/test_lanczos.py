@@ -15,40 +15,9 @@ from slt.geometry.lanczos import (
 )
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
-def mlp_problem(n=37, dtype=jnp.float64):
-    """A 2-layer tanh MLP, 3 -> 4 -> 2 (26 parameters), squared loss on n samples."""
-    k = jax.random.split(jax.random.key(0), 5)
-    params = {
-        "W1": jax.random.normal(k[0], (3, 4), dtype),
-        "b1": 0.1 * jax.random.normal(k[1], (4,), dtype),
-        "W2": jax.random.normal(k[2], (4, 2), dtype),
-        "b2": jnp.zeros(2, dtype),
-    }
-    data = {
-        "x": jax.random.normal(k[3], (n, 3), dtype),
-        "y": jax.random.normal(k[4], (n, 2), dtype),
-    }
-
-    def loss(p, b):
-        out = jnp.tanh(b["x"] @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
-        return 0.5 * jnp.mean(jnp.sum((out - b["y"]) ** 2, axis=-1))
-
-    return loss, params, data
-
-
 @pytest.fixture(scope="module")
-def problem():
-    with jax.enable_x64(True):
-        loss, params, data = mlp_problem()
-        flat, unravel = ravel_pytree(params)
-        h = np.asarray(jax.jit(jax.hessian(lambda f, d: loss(unravel(f), d)))(flat, data))
-    return loss, params, data, h, np.linalg.eigvalsh(h)
+def problem(mlp, mlp_hessian):
+    return (*mlp, mlp_hessian, np.linalg.eigvalsh(mlp_hessian))
 
 
 def test_top_k_equals_eigvalsh(problem):

@@ -8,12 +8,6 @@ import pytest
 from slt.geometry.ntk import empirical_ntk, ntk_spectrum
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
 def mlp(out=2):
     """A 2-layer tanh MLP 3 -> 4 -> out on 5 inputs, with a dict of parameters."""
     k = jax.random.split(jax.random.key(0), 4)
