@@ -103,9 +103,9 @@ def test_progress_off_compiles_no_callback():
     hyper = HYPER | {"nbeta": 50.0}
     settings = Settings(3, 130, 40, 2, 20)
     assert settings.progress is False  # the default: today's program
-    off = _compiled(BUILDER, loss, settings, False).lower(keys, W, W, DATA, hyper).as_text()
+    off = _compiled(BUILDER, loss, settings, False).lower(keys, W, DATA, hyper).as_text()
     on = _compiled(BUILDER, loss, settings._replace(progress=True), False)
-    on_text = on.lower(keys, W, W, DATA, hyper, np.int32(1)).as_text()
+    on_text = on.lower(keys, W, DATA, hyper, np.int32(1)).as_text()
     assert "callback" in on_text and "custom_call" in on_text
     assert "callback" not in off and "custom_call" not in off
 

@@ -67,9 +67,6 @@ class Trace(NamedTuple):
         Per-chain :math:`\\operatorname{tr}\\mathrm{Var}(\\nabla L_B)/d` of the sampler's gradient
         estimator at the chain's last position (:func:`slt.gradient.gradient_noise`), shape
         (chain,); ``None`` when not measured.
-    last_positions
-        Every chain's last position (leaves (chain, ...), left on the device) with
-        ``keep_last``, else ``None``.
     """
 
     init_loss: np.ndarray
@@ -78,7 +75,6 @@ class Trace(NamedTuple):
     warmup_stats: dict[str, np.ndarray]
     positions: ArrayTree | None
     grad_noise: np.ndarray | None = None
-    last_positions: ArrayTree | None = None
 
 
 def chain_devices(num_chains: int) -> list[jax.Device]:
@@ -99,8 +95,6 @@ class Settings(NamedTuple):
     params_every: int = 0
     shard: bool = True
     progress: bool = False
-    warm_start: bool = False
-    keep_last: bool = False
     diagnostic_every: int = 1
 
     @property
@@ -128,8 +122,7 @@ def _program(
     divergence_threshold,
     run_id=None,
 ):
-    """``run(keys, start, center, data)``: every chain, vmapped and sharded (not jitted); ``start``
-    is per chain with ``settings.warm_start``, else ``center`` itself.
+    """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted).
 
     With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
     the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
@@ -150,7 +143,7 @@ def _program(
         # `starts` (step counters) are built from aranges, never batched over chains.
         return chunked_scan(f, carry, starts, run_id=report_to, chunk=chunk, item_steps=item_steps)
 
-    def one_chain(key: PRNGKey, start: ArrayTree, center: ArrayTree, data: Batch):
+    def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
         n = jax.tree.leaves(data)[0].shape[0]
         batcher = Batcher(n, settings.batch_size)
         dim = tree_size(center)
@@ -204,7 +197,7 @@ def _program(
             carry, stats = scan(draw_fn, carry, starts, steps_per_draw)
             return carry, (stats, carry[0].position if params_every else None)
 
-        carry = (algorithm.init(start, init_key), perm0, jnp.zeros((), bool))
+        carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
         carry, warmup = scan(step_fn, carry, jnp.arange(settings.num_burnin))
         starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
         carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
@@ -212,21 +205,15 @@ def _program(
         noise = gradient_noise(
             jax.random.fold_in(batch_key, 1), loss_fn, carry[0].position, data, batcher.batch_size
         )
-        last = carry[0].position if settings.keep_last else None
-        return init_loss, init_sd, stats, warmup, positions, noise, last
+        return init_loss, init_sd, stats, warmup, positions, noise
 
-    start_axis = 0 if settings.warm_start else None
-    run = jax.vmap(one_chain, in_axes=(0, start_axis, None, None))
+    run = jax.vmap(one_chain, in_axes=(0, None, None))
     devices = chain_devices(settings.num_chains) if settings.shard else jax.devices()[:1]
     if len(devices) > 1:
         mesh = Mesh(np.array(devices), ("chain",))
         chain, rep = PartitionSpec("chain"), PartitionSpec()
         run = jax.shard_map(
-            run,
-            mesh=mesh,
-            in_specs=(chain, chain if settings.warm_start else rep, rep, rep),
-            out_specs=chain,
-            check_vma=False,
+            run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain, check_vma=False
         )
     return run
 
@@ -235,11 +222,10 @@ def _program(
 def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshold: bool):
     """One jitted program per (builder, loss, settings); JAX caches it per input shape.
 
-    ``program(keys, start, center, data, hyper, run_id)``; ``run_id`` is ``None`` without
-    progress.
+    ``program(keys, center, data, hyper, run_id)``; ``run_id`` is ``None`` without progress.
     """
 
-    def program(keys, start, center, data, hyper, run_id=None):
+    def program(keys, center, data, hyper, run_id=None):
         anchor = hyper.get("anchor")
         loss = loss_fn if anchor is None else control_variate(loss_fn, center, anchor)
         run = _program(
@@ -250,7 +236,7 @@ def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshol
             hyper["divergence_threshold"] if has_threshold else None,
             run_id,
         )
-        return run(keys, start, center, data)
+        return run(keys, center, data)
 
     return jax.jit(program)
 
@@ -273,8 +259,6 @@ def run_chains(
     shard: bool = True,
     hyper: dict[str, float] | None = None,
     anchor: Anchor | None = None,
-    init_positions: ArrayTree | None = None,
-    keep_last: bool = False,
     diagnostic_every: int = 1,
     progress: bool = False,
     label: str = "llc",
@@ -320,12 +304,6 @@ def run_chains(
         (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run
         then uses the control-variate loss :func:`slt.gradient.control_variate` for the initial
         loss, the trace and the divergence check, and the builder must step with it too.
-    init_positions
-        Per-chain starting points (leaves (chain, ...)), e.g. the ``last_positions`` of an
-        earlier run: a warm start. ``None`` starts every chain at ``center``. The localization
-        center, the initial loss and ``distance`` stay at ``center`` either way.
-    keep_last
-        Return every chain's last position as ``last_positions``.
     diagnostic_every
         Record the sampler's costly diagnostic (the MALA acceptance) on every
         ``diagnostic_every``-th step only (global step index), taking its ``plain_step``
@@ -346,12 +324,9 @@ def run_chains(
         params_every,
         shard,
         bool(progress),
-        init_positions is not None,
-        keep_last,
-        diagnostic_every,
+        diagnostic_every=diagnostic_every,
     )
     keys = jax.random.split(rng_key, num_chains)
-    start = center if init_positions is None else init_positions
     with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:
         run_id = None if bar.id is None else np.int32(bar.id)
         if isinstance(algorithm, SamplingAlgorithm):
@@ -361,13 +336,13 @@ def run_chains(
                     "SamplingAlgorithm steps with its own posterior's loss"
                 )
 
-            def run(keys, start, center, data, run_id=None):
+            def run(keys, center, data, run_id=None):
                 program = _program(
                     algorithm, loss_fn, settings, nbeta, divergence_threshold, run_id
                 )
-                return program(keys, start, center, data)
+                return program(keys, center, data)
 
-            out = jax.jit(run)(keys, start, center, data, run_id)
+            out = jax.jit(run)(keys, center, data, run_id)
         else:
             values: dict[str, Any] = dict(hyper or {}, nbeta=nbeta)
             if anchor is not None:
@@ -375,9 +350,8 @@ def run_chains(
             if divergence_threshold is not None:
                 values["divergence_threshold"] = divergence_threshold
             program = _compiled(algorithm, loss_fn, settings, divergence_threshold is not None)
-            out = program(keys, start, center, data, values, run_id)
-        *host, last = out
-        init_loss, init_sd, stats, warmup, positions, noise = jax.device_get(host)
+            out = program(keys, center, data, values, run_id)
+        init_loss, init_sd, stats, warmup, positions, noise = jax.device_get(out)
     return Trace(  # writable host copies
         np.array(init_loss),
         np.array(init_sd),
@@ -385,5 +359,4 @@ def run_chains(
         {k: np.array(v) for k, v in warmup.items()},
         positions,
         np.array(noise),
-        last,
     )

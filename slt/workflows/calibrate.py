@@ -759,7 +759,6 @@ def calibrate(
         return budget is None or cost["gradients"] + run_gradients <= budget
 
     def run(step: float, gamma: float, nb: float) -> SettingScore:
-        burnin = num_burnin
         trace = run_chains(
             key,
             builder,
@@ -769,7 +768,7 @@ def calibrate(
             nbeta=nb,
             num_chains=num_chains,
             num_draws=num_draws,
-            num_burnin=burnin,
+            num_burnin=num_burnin,
             batch_size=batch_size,
             hyper={"gamma": gamma, "step_size": step} | options,
             anchor=anchor,

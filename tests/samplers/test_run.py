@@ -86,23 +86,6 @@ def test_sharded_and_unsharded_runs_agree_on_four_host_devices():
     assert out.returncode == 0, out.stderr[-3000:]
 
 
-def test_a_warm_start_begins_where_told_and_keeps_the_last_positions():
-    data = {"x": jnp.linspace(-1.0, 1.0, 64)}
-    loss = lambda w, b: 0.5 * jnp.mean((b["x"] - w) ** 2)
-    center = jnp.zeros(())
-    algorithm = sgld(localized_posterior(loss, center, nbeta=10.0, gamma=1.0), 1e-3)
-    settings = dict(nbeta=10.0, num_chains=3, num_draws=5, batch_size=16)
-    first = run_chains(jax.random.key(0), algorithm, loss, center, data, keep_last=True, **settings)
-    assert first.last_positions.shape == (3,)
-    starts = jnp.array([0.5, -1.0, 2.0])
-    warm = run_chains(
-        jax.random.key(1), algorithm, loss, center, data, init_positions=starts, **settings
-    )
-    # `distance` is measured from the center before each step: the first one is |start|.
-    np.testing.assert_allclose(warm.sample_stats["distance"][:, 0], np.abs(starts), rtol=1e-6)
-    assert warm.last_positions is None
-
-
 def test_the_mala_diagnostic_every_kth_step_is_nan_elsewhere_and_the_chain_unchanged():
     data = {"x": jnp.linspace(-1.0, 1.0, 64)}
     loss = lambda w, b: 0.5 * jnp.mean((b["x"] - w) ** 2)
