@@ -25,18 +25,18 @@ Two families have a low-dimensional Z:
   closed form, :math:`\int e^{-tK}N(a;0,I)\,da = \det(I + tG)^{-1/2}` and
   :math:`E[tK\mid b] = \tfrac12\operatorname{tr}(tG(I+tG)^{-1})`, leaving an H-dimensional
   integral over ``b`` (H ≤ 2 here);
-* reduced-rank regression with H = 1 and truth 0 (:mod:`slt.models.rrr`, x ~ N(0, I), prior
-  N(0, 1)): :math:`K = \tfrac12\lVert b\rVert^2\lVert a\rVert^2`, and integrating ``b``
-  gives :math:`Z(t) = E_{q\sim\chi^2_M}[(1 + tq)^{-N/2}]`, a 1-D integral.
+* reduced-rank regression with H ≤ 2 and truth 0 (:mod:`slt.models.rrr`, x ~ N(0, I), prior
+  N(0, 1)): integrating ``B`` leaves an H-dimensional integral over the eigenvalues of
+  :math:`AA^\top` (:func:`rrr_zero_truth_g`).
 """
 
 import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import integrate, stats
+from scipy.special import logsumexp
 
-__all__ = ["expected_slope", "normal_crossing_g", "rrr_rank_one_g", "tanh_g"]
+__all__ = ["expected_slope", "normal_crossing_g", "rrr_zero_truth_g", "tanh_g"]
 
 
 def expected_slope(g: Callable[[np.ndarray], np.ndarray], n: int, betas: np.ndarray) -> float:
@@ -78,9 +78,20 @@ def normal_crossing_g(
 
 
 def tanh_g(
-    H: int, t: np.ndarray, *, input_bound: float = 2.0, num: int = 801, num_x: int = 48
+    H: int,
+    t: np.ndarray,
+    *,
+    input_bound: float = 2.0,
+    output_scale: float = 1.0,
+    num: int = 801,
+    num_x: int = 48,
 ) -> np.ndarray:
-    r""":math:`g(t)` of the zero-truth tanh network with H ≤ 2 units, :math:`a, b \sim N(0, I)`.
+    r""":math:`g(t)` of the zero-truth tanh network with H ≤ 2 units.
+
+    Priors :math:`a \sim N(0, s_a^2 I)` (``output_scale`` = :math:`s_a`) and
+    :math:`b \sim N(0, I)`. Writing :math:`a = s_a a'` turns :math:`tK` into
+    :math:`(ts_a^2)\,\tfrac12 a'^\top G a'`, so :math:`g` is the unit-scale one at
+    :math:`ts_a^2`.
 
     ``x ~ U(-input_bound, input_bound)`` by ``num_x``-point Gauss-Legendre; ``b`` on a
     ``num``-point grid per axis, :math:`b = c\sinh u` with :math:`c = 10^{-3}` so that the
@@ -96,7 +107,7 @@ def tanh_g(
     jac = c * np.cosh(u) * (u[1] - u[0]) * np.exp(-0.5 * b1**2) / math.sqrt(2 * math.pi)
     th = np.tanh(b1[:, None] * x[None, :])  # (num, num_x)
     out = []
-    for tv in np.atleast_1d(np.asarray(t, float)):
+    for tv in np.atleast_1d(np.asarray(t, float)) * output_scale**2:
         if H == 1:
             g11 = th**2 @ wx
             det = 1.0 + tv * g11
@@ -118,24 +129,44 @@ def tanh_g(
     return np.asarray(out)
 
 
-def rrr_rank_one_g(M: int, N: int, t: np.ndarray) -> np.ndarray:
-    r""":math:`g(t)` of reduced-rank regression with H = 1 and a zero truth.
+def rrr_zero_truth_g(M: int, N: int, H: int, t: np.ndarray, *, num: int = 1500) -> np.ndarray:
+    r""":math:`g(t)` of reduced-rank regression with a zero truth and H ≤ 2.
 
-    With :math:`q = \lVert a\rVert^2 \sim \chi^2_M` under the prior and ``b`` integrated
-    out, :math:`Z(t) = E[(1 + tq)^{-N/2}]` and
-    :math:`E_t[tK] = E[(1 + tq)^{-N/2}\,\tfrac N2\,tq/(1 + tq)]/Z(t)` (adaptive quadrature).
+    With :math:`x \sim N(0, I_M)`, :math:`K = \tfrac12\lVert BA\rVert_F^2`, and the prior
+    N(0, 1) on every entry, each of the N rows of B integrates in closed form:
+    :math:`\int e^{-tK}\varphi(B)\,dB = \det(I_H + tAA^\top)^{-N/2}`. So with
+    :math:`\ell_1, \dots, \ell_H` the eigenvalues of :math:`AA^\top`, a Wishart
+    :math:`W_H(M, I)` matrix (M ≥ H; otherwise the roles of A and B swap),
+
+    .. math::
+
+        Z(t) = E\Bigl[\prod_i (1 + t\ell_i)^{-N/2}\Bigr], \qquad
+        E_t[tK] = \frac{1}{Z(t)} E\Bigl[\prod_i (1 + t\ell_i)^{-N/2}
+        \sum_i \frac N2 \frac{t\ell_i}{1 + t\ell_i}\Bigr],
+
+    an H-dimensional integral against the eigenvalue density
+    :math:`\propto \prod_i \ell_i^{(M-H-1)/2}e^{-\ell_i/2}\prod_{i<j}|\ell_i - \ell_j|`
+    (Anderson, *An Introduction to Multivariate Statistical Analysis*, 3rd ed., Thm 13.3.2).
+    Trapezoid rule in :math:`s = \log\ell` on [-40, 6] with ``num`` nodes per axis, which
+    resolves the scale :math:`\ell \sim 1/t` where the singularity lives for any t below
+    :math:`10^{15}`.
     """
-
-    def weight(q: float, tv: float) -> float:
-        return float(stats.chi2.pdf(q, M) * (1.0 + tv * q) ** (-N / 2))
-
-    def moment(q: float, tv: float) -> float:
-        return weight(q, tv) * 0.5 * N * tv * q / (1.0 + tv * q)
-
+    M, N, H = int(M), int(N), int(H)
+    if H not in (1, 2) or min(M, N) < H:
+        raise ValueError(f"need H in (1, 2) and M, N >= H; got M={M}, N={N}, H={H}")
+    s = np.linspace(-40.0, 6.0, num)
+    ell = np.exp(s)
+    # log of the eigenvalue density per axis, with the Jacobian d ell = ell ds
+    log_density = ((M - H - 1) / 2 + 1) * s - ell / 2
     out = []
     for tv in np.atleast_1d(np.asarray(t, float)):
-        marks = [1.0 / tv, 10.0 / tv]  # the integrand changes on the scale q ~ 1/t
-        z = integrate.quad(weight, 0, 200, args=(tv,), limit=400, points=marks)[0]
-        e = integrate.quad(moment, 0, 200, args=(tv,), limit=400, points=marks)[0]
-        out.append(e / z)
+        log_w = log_density - N / 2 * np.log1p(tv * ell)
+        moment = N / 2 * tv * ell / (1 + tv * ell)
+        if H == 2:
+            gap = np.abs(ell[:, None] - ell[None, :])
+            with np.errstate(divide="ignore"):  # log 0 = -inf on the diagonal: weight 0
+                log_gap = np.log(gap)
+            log_w = log_w[:, None] + log_w[None, :] + log_gap
+            moment = moment[:, None] + moment[None, :]
+        out.append(float(np.exp(logsumexp(log_w, b=moment) - logsumexp(log_w))))
     return np.asarray(out)

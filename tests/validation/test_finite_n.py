@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, stats
 from scipy.special import erf
 
-from slt.validation.finite_n import expected_slope, normal_crossing_g, rrr_rank_one_g, tanh_g
+from slt.validation.finite_n import expected_slope, normal_crossing_g, rrr_zero_truth_g, tanh_g
 
 
 def test_w_squared_matches_the_error_function_closed_form():
@@ -61,15 +61,37 @@ def test_bad_arguments_raise():
         normal_crossing_g((1, 1, 1), None, np.array([1.0]))
 
 
-def test_rank_one_rrr_matches_monte_carlo_over_the_prior():
-    # Z(t) = E[exp(-t |a|^2 |b|^2 / 2)] and E_t[tK] by plain Monte Carlo over a, b ~ N(0, I),
-    # at a small t where the weights are not degenerate: 2e6 draws, error well below 1%.
+@pytest.mark.parametrize("t", [2.0, 300.0, 3000.0])
+def test_rank_one_rrr_matches_chi_square_quadrature(t):
+    # H = 1: |a|^2 ~ chi^2_M and Z(t) = E[(1 + t q)^(-N/2)]; adaptive quadrature in q.
+    M, N = 3, 2
+    weight = lambda q: stats.chi2.pdf(q, M) * (1 + t * q) ** (-N / 2)
+    marks = [1 / t, 10 / t]
+    z = integrate.quad(weight, 0, 200, limit=400, points=marks)[0]
+    e = integrate.quad(
+        lambda q: weight(q) * N / 2 * t * q / (1 + t * q), 0, 200, limit=400, points=marks
+    )[0]
+    assert rrr_zero_truth_g(M, N, 1, np.array([t]))[0] == pytest.approx(e / z, rel=1e-5)
+
+
+@pytest.mark.parametrize(("M", "N", "H"), [(3, 2, 1), (3, 3, 2), (2, 4, 2)])
+def test_zero_truth_rrr_matches_monte_carlo_over_the_prior(M, N, H):
+    # Z(t) = E[exp(-t |BA|^2 / 2)] and E_t[tK] by plain Monte Carlo over A, B ~ N(0, 1), at a
+    # small t where the weights are not degenerate: 10^6 draws, error well below 1%.
     rng = np.random.default_rng(0)
-    t, M, N = 2.0, 3, 2
-    a2 = np.sum(rng.normal(size=(2_000_000, M)) ** 2, axis=1)
-    b2 = np.sum(rng.normal(size=(2_000_000, N)) ** 2, axis=1)
-    tk = 0.5 * t * a2 * b2
+    t = 2.0
+    A = rng.normal(size=(1_000_000, H, M))
+    B = rng.normal(size=(1_000_000, N, H))
+    tk = 0.5 * t * np.sum((B @ A) ** 2, axis=(1, 2))
     w = np.exp(-tk)
-    assert rrr_rank_one_g(M, N, np.array([t]))[0] == pytest.approx(
+    assert rrr_zero_truth_g(M, N, H, np.array([t]))[0] == pytest.approx(
         np.sum(w * tk) / np.sum(w), rel=1e-2
     )
+
+
+def test_zero_truth_rrr_tends_to_aoyagis_lambda():
+    # g(t) -> lambda as t -> infinity: rrr(3, 3, 2, 0) has lambda = 5/2 (Aoyagi & Watanabe 2005).
+    g = rrr_zero_truth_g(3, 3, 2, np.array([1e10]))[0]
+    assert g == pytest.approx(2.5, abs=2e-3)
+    with pytest.raises(ValueError, match="H in"):
+        rrr_zero_truth_g(3, 3, 3, np.array([1.0]))
