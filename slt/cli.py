@@ -97,9 +97,11 @@ def _validate_global(args: argparse.Namespace) -> int:
                 f"{a.case:24s} exact {a.exact:6.3f}  LLC {a.llc_mean:6.3f}  slope "
                 f"{a.global_mean:6.3f} ({a.difference:+.3f}±{a.difference_se:.3f})  same β "
                 f"{a.same_beta_mean:6.3f} ({a.same_beta_difference:+.3f}"
-                f"±{a.same_beta_difference_se:.3f}) agrees={a.agrees_same_beta}",
+                f"±{a.same_beta_difference_se:.3f})  exact {a.exact_mean:6.3f} (LLC bias "
+                f"{a.llc_bias:+.3f}±{a.llc_bias_se:.3f})  agrees={a.agrees}",
                 flush=True,
             )
+            ok = ok and a.agrees
     return 0 if ok else 1
 
 

@@ -176,6 +176,20 @@ def test_tanh_loglik() -> None:
     )
 
 
+def test_tanh_output_prior_scale() -> None:
+    # log N(a; 0, s^2) summed over H = 2 units, restated from the normal density.
+    from numpyro.infer.util import log_density
+
+    p = tanh.make(2, n=20, seed=3, output_scale=10.0)
+    assert p.data["output_scale"] == 10.0 and tanh.make(2, n=20).data["output_scale"] == 10.0
+    a, b = np.array([3.0, -4.0]), np.array([0.5, 0.2])
+    _, trace = log_density(p.model, (), p.data, {"a": a, "b": b})
+    expected = np.sum(-0.5 * (a / 10.0) ** 2 - math.log(10.0 * math.sqrt(2 * math.pi)))
+    assert float(trace["a"]["fn"].log_prob(trace["a"]["value"])) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="^output_scale must"):
+        tanh.make(2, output_scale=0.0)
+
+
 def test_linear_loglik() -> None:
     p = linear.make(3, n=200, seed=2)
     w0 = linear.truth(3, seed=2)
