@@ -121,7 +121,7 @@ from slt.data import check_data
 from slt.diagnostics.convert import attr_value
 from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE
 from slt.estimators.llc import estimate_llc
-from slt.gradient import GRADIENTS, full_loss_and_grad
+from slt.gradient import GRADIENTS, Anchor, full_loss_and_grad
 from slt.posterior import LossFn
 from slt.samplers.run import run_chains
 from slt.tree import tree_size
@@ -606,6 +606,7 @@ def calibrate(
     sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
     sampler_options: dict[str, Any] | None = None,
     gradient: Literal["minibatch", "control_variate"] = "minibatch",
+    anchor: Anchor | None = None,
     batch_size: int = 256,
     num_chains: int = 4,
     num_draws: int | None = None,
@@ -641,6 +642,10 @@ def calibrate(
         skipped.
     gradient
         The gradient estimator, as in :func:`slt.llc` (the step size is only valid with it).
+    anchor
+        With ``gradient="control_variate"``: :math:`(L_n(w^*), \nabla L_n(w^*))` if already
+        computed (:func:`slt.gradient.full_loss_and_grad`; :func:`slt.llc` passes its own, so the
+        full-data pass runs once); ``None`` computes it.
     batch_size
         Minibatch size b (clipped to n). The step size is only valid with this b: the
         minibatch-noise bias grows like ε/b.
@@ -742,7 +747,10 @@ def calibrate(
     check_choice("gradient", gradient, GRADIENTS)
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
-    anchor = full_loss_and_grad(loss_fn, params, data) if gradient == "control_variate" else None
+    if gradient != "control_variate":
+        anchor = None
+    elif anchor is None:
+        anchor = full_loss_and_grad(loss_fn, params, data)
 
     options = dict(sampler_options or {})
     builder = LocalSampler(sampler, loss_fn, mala, tuple(sorted(options)))

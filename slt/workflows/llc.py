@@ -300,6 +300,7 @@ def llc(
         scales = leaf_scales(params)
         loss_fn, params = _normalized(loss_fn, scales), jax.tree.map(jnp.divide, params, scales)
 
+    anchor = full_loss_and_grad(loss_fn, params, data) if gradient == "control_variate" else None
     calibration = None
     if auto:
         from slt.workflows.calibrate import calibrate
@@ -319,6 +320,7 @@ def llc(
             sampler=sampler,
             sampler_options=sampler_options,
             gradient=gradient,
+            anchor=anchor,
             batch_size=batch_size,
             num_chains=max(num_chains, 2),
             num_draws=max(100, 3 * short // 4),
@@ -330,7 +332,6 @@ def llc(
     assert isinstance(step_size, float)
     options = dict(sampler_options or {})
     builder = LocalSampler(sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale)
-    anchor = full_loss_and_grad(loss_fn, params, data) if gradient == "control_variate" else None
     trace = run_chains(
         jax.random.key(seed),
         builder,

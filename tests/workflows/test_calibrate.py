@@ -244,6 +244,38 @@ def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
         slt.llc(fn, w, data, step_size="fast")
 
 
+def test_llc_auto_with_control_variate_makes_one_full_data_pass(monkeypatch):
+    # The calibration's short runs and the run share the anchor that slt.llc computes once.
+    import slt.workflows.calibrate as calibrate_module
+    import slt.workflows.llc as llc_module
+    from slt.gradient import full_loss_and_grad
+
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return full_loss_and_grad(*args, **kwargs)
+
+    monkeypatch.setattr(llc_module, "full_loss_and_grad", counting)
+    monkeypatch.setattr(calibrate_module, "full_loss_and_grad", counting)
+    fn, w, data = regression(d=3)
+    with warnings.catch_warnings():  # short runs on a flat problem may show no agreeing pair
+        warnings.simplefilter("ignore", CalibrationWarning)
+        res = slt.llc(
+            fn,
+            w,
+            data,
+            gradient="control_variate",
+            step_size="auto",
+            batch_size=100,
+            num_chains=4,
+            num_draws=16000,
+            progress=False,
+        )
+    assert res.datatree.attrs["gradient"] == "control_variate"
+    assert len(calls) == 1
+
+
 def test_descent_starts_at_the_largest_step_predicted_cool_enough():
     from slt.workflows.calibrate import _descent_start
 
