@@ -11,9 +11,14 @@ batch). A setting *reaches* 5% at the first cost from which every longer prefix 
 
     python bench/accuracy_per_cost.py                  # all cases (tens of minutes on a CPU)
     python bench/accuracy_per_cost.py --cases 0 --steps 4000 --plot docs/figures/apc.png
+    python bench/accuracy_per_cost.py --auto-only --frontier 3.2e6 8e6 1.6e6 3.2e6 3.2e7
 
 Prints one row per (case, method, b, ε) and then, per case, the frontier of each method and
-the ratio of the plain-SGLD frontier cost to the control-variate one.
+the ratio of the plain-SGLD frontier cost to the control-variate one. Then ``slt.llc`` with
+``step_size="auto"`` (batch ``--auto-batch``) at ``--auto-factor`` (default 2) times the plain
+frontier's cost, calibration included: its relative error and its actual cost over the
+frontier's (issue 7: within 5% at no more than twice the frontier's cost). ``--auto-only``
+skips the grid and takes the frontier costs from ``--frontier`` (one per case, in order).
 """
 
 import argparse
@@ -66,7 +71,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16000, help="steps per chain (T)")
     parser.add_argument("--json", help="write every row here")
     parser.add_argument("--plot", help="write the error-against-cost plot here (PNG)")
+    parser.add_argument("--auto-factor", type=float, default=2.0)
+    parser.add_argument("--auto-batch", type=int, default=100)
+    parser.add_argument("--auto-only", action="store_true", help="skip the grid")
+    parser.add_argument("--frontier", type=float, nargs="+", help="with --auto-only")
     args = parser.parse_args()
+    if args.auto_only:
+        if not args.frontier or len(args.frontier) != len(args.cases):
+            parser.error("--auto-only needs --frontier with one cost per case")
+        for index, cost in zip(args.cases, args.frontier, strict=True):
+            auto_row(index, cost, args)
+        return
     fractions = [2.0**-j for j in range(4, -1, -1)]  # T/16 ... T
     rows = []
     print(
@@ -142,11 +157,68 @@ def main() -> None:
         print(
             f"    plain / control variate cost: {ratio:.2f} (issue-7 target for the default: >= 3)"
         )
+        if math.isfinite(best["minibatch"]):
+            rows.append(auto_row(index, best["minibatch"], args))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1, default=float)
     if args.plot:
         plot(rows, args.plot)
+
+
+def auto_row(index: int, frontier: float, args: argparse.Namespace) -> dict:
+    """``slt.llc(step_size="auto")`` sized to ``--auto-factor`` times the frontier's cost.
+
+    The run's own cost is chains × (burn-in + draws) × b with burn-in = draws/4; the
+    calibration spends at most a fifth of the run's gradient evaluations on top (its actual
+    spend, ``cost_gradients`` × b, is counted), so the run gets factor / 1.2 of the budget.
+    """
+    name, make = CASES[index]
+    problem = make()
+    exact = problem.exact.rlct
+    nbeta = N / math.log(N)
+    b = args.auto_batch
+    draws = max(400, int(args.auto_factor * frontier / 1.2 / (NUM_CHAINS * b * 1.25)))
+    start = time.perf_counter()
+    res = llc(
+        problem.loss_fn,
+        problem.params,
+        problem.data,
+        nbeta=nbeta,
+        step_size="auto",
+        batch_size=b,
+        num_chains=NUM_CHAINS,
+        num_draws=draws,
+        num_burnin=draws // 4,
+        progress=False,
+    )
+    seconds = time.perf_counter() - start
+    calib = res.datatree["calibration"].attrs
+    cost = NUM_CHAINS * (draws + draws // 4) * b + int(calib["cost_gradients"]) * b
+    row = dict(
+        case=name,
+        exact=exact,
+        method="auto",
+        batch_size=b,
+        step_size=float(res.datatree.attrs["step_size"]),
+        eps_nbeta=float(res.datatree.attrs["step_size"]) * nbeta,
+        noise_temperature=float(res.datatree.attrs["noise_temperature"]),
+        llc=res.llc,
+        mcse=res.mcse,
+        rel_error=res.llc / exact - 1,
+        cost=cost,
+        cost_over_frontier=cost / frontier,
+        verdict=res.verdict,
+        seconds=seconds,
+    )
+    print(
+        f"auto {name:<24} exact {exact:7.2f} llc {res.llc:8.3f} ± {res.mcse:.3f} "
+        f"({row['rel_error']:+.1%}) eps*nb {row['eps_nbeta']:.4f} tau "
+        f"{row['noise_temperature']:.3f} cost {cost:.3g} = {cost / frontier:.2f} x frontier "
+        f"({res.verdict}; {seconds:.0f} s)",
+        flush=True,
+    )
+    return row
 
 
 def plot(rows, path):
@@ -160,6 +232,9 @@ def plot(rows, path):
     colors = {"minibatch": "tab:blue", "control_variate": "tab:red"}
     for ax, case in zip(axes[0], cases, strict=True):
         for r in (r for r in rows if r["case"] == case):
+            if r["method"] == "auto":  # one point: the final estimate at its whole cost
+                ax.plot(r["cost"], abs(r["rel_error"]), "k*", ms=9)
+                continue
             style = "-" if r["batch_size"] == 1000 else ":"
             ax.plot(r["costs"], np.abs(r["errors"]), style, color=colors[r["method"]], alpha=0.7)
         ax.axhline(0.05, color="k", lw=0.8, ls="--")
@@ -169,6 +244,7 @@ def plot(rows, path):
     handles += [
         plt.Line2D([], [], color="gray", ls="-", label="b = 1000"),
         plt.Line2D([], [], color="gray", ls=":", label="b = 100"),
+        plt.Line2D([], [], color="k", marker="*", ls="", label='step_size="auto"'),
     ]
     axes[0][-1].legend(handles=handles, fontsize=7)
     fig.tight_layout()
