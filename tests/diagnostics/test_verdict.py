@@ -96,6 +96,21 @@ def test_each_rule_fires_alone_with_its_value_and_threshold(kwargs, verdict, rea
     assert d.reasons[0].startswith(reason), d.reasons
 
 
+@pytest.mark.parametrize(("fallback", "verdict"), [(1, "needs more draws"), (0, "trustworthy")])
+def test_a_fallback_calibration_cannot_certify_the_step(fallback, verdict):
+    import xarray as xr
+
+    dt = tree()
+    dt["calibration"] = xr.DataTree(xr.Dataset(attrs={"fallback": fallback}))
+    d = diagnose(dt)
+    assert d.verdict == verdict
+    if fallback:
+        assert d.reasons == (
+            "step_size='auto' found no plateau and fell back: the step is not validated "
+            "(raise num_draws and num_burnin, which also lengthens the calibration)",
+        )
+
+
 def test_not_at_a_minimum_names_both_explanations():
     (reason,) = diagnose(tree(init=1.2)).reasons
     assert "not a local minimum" in reason and "step size is too large" in reason
