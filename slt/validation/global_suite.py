@@ -42,6 +42,7 @@ from slt.estimators.wbic import posterior_mean
 from slt.models import linear, mixture, normal_crossing, rrr, tanh
 from slt.models.problem import GlobalProblem, truth_energy
 from slt.validation import finite_n
+from slt.validation.suites import BETA0 as LOCAL_BETA0
 from slt.workflows.global_theory import tempered_fits
 
 __all__ = [
@@ -252,11 +253,13 @@ def run_global_case(
     m = problem.exact.multiplicity
     num_div = sum(f.num_divergent for f in fits)
     at_truth = llc and case.family == "rrr"
-    llc_value, llc_mcse = _llc_at_truth(problem, seed) if at_truth else (math.nan, math.nan)
+    llc_value = llc_mcse = math.nan
     same_beta = gibbs = (math.nan, math.nan)
     if at_truth:
-        same_beta = _one_temperature(betas, energy, energy_se, truth_energy(problem), problem.n)
-        gibbs = _exact_at_truth(problem, seed)
+        llc_beta = LOCAL_BETA0 / math.log(problem.n)
+        llc_value, llc_mcse = _llc_at_truth(problem, llc_beta, seed)
+        same_beta = _one_temperature(betas, energy, energy_se, truth_energy(problem), llc_beta)
+        gibbs = _exact_at_truth(problem, llc_beta, seed)
     return GlobalRow(
         case=case.name,
         family=case.family,
@@ -288,7 +291,7 @@ def run_global_case(
 
 
 def _one_temperature(
-    betas: np.ndarray, energy: np.ndarray, energy_se: np.ndarray, truth: float, n: int
+    betas: np.ndarray, energy: np.ndarray, energy_se: np.ndarray, truth: float, target: float
 ) -> tuple[float, float]:
     r""":math:`\beta(E^\beta[nL_n] - nL_n(w_0))` of the global posterior at the LLC's β.
 
@@ -298,11 +301,8 @@ def _one_temperature(
     case at n = 10^4, :mod:`slt.validation.finite_n`) the two differ by a few percent for
     reasons of theory, not sampling. This is the global posterior's estimate with the LLC's
     target: the same quantity at each band temperature, interpolated linearly in
-    :math:`\log\beta` to :math:`\beta_0/\log n`.
+    :math:`\log\beta` to the LLC's β, ``target``.
     """
-    from slt.validation.suites import BETA0 as LOCAL_BETA0
-
-    target = LOCAL_BETA0 / math.log(n)
     values = betas * (energy - truth)
     ses = betas * energy_se
     x = np.log(betas)
@@ -313,7 +313,7 @@ def _one_temperature(
     return float(value), float(se)
 
 
-def _llc_at_truth(problem: GlobalProblem, seed: int) -> tuple[float, float]:
+def _llc_at_truth(problem: GlobalProblem, beta: float, seed: int) -> tuple[float, float]:
     """The LLC (issue 2's estimator, step size by :func:`slt.calibrate`) at the true parameter.
 
     Same data as the global fit; the loss is the Gaussian NLL of :mod:`slt.models.rrr`, whose
@@ -324,7 +324,6 @@ def _llc_at_truth(problem: GlobalProblem, seed: int) -> tuple[float, float]:
     hot step to the first pair that agrees. ``seed`` must differ between datasets, or every
     run shares one noise sequence and the spread over datasets hides the Monte Carlo error.
     """
-    from slt.validation.suites import BETA0 as LOCAL_BETA0
     from slt.validation.suites import RUN_LENGTH, SAMPLER_SETTINGS
     from slt.workflows.llc import llc
 
@@ -338,7 +337,7 @@ def _llc_at_truth(problem: GlobalProblem, seed: int) -> tuple[float, float]:
         rrr.loss,
         params,
         data,
-        beta=LOCAL_BETA0 / math.log(problem.n),
+        beta=beta,
         sampler="sgld",
         seed=seed,
         **settings,
@@ -346,15 +345,13 @@ def _llc_at_truth(problem: GlobalProblem, seed: int) -> tuple[float, float]:
     return res.llc, res.mcse
 
 
-def _exact_at_truth(problem: GlobalProblem, seed: int) -> tuple[float, float]:
+def _exact_at_truth(problem: GlobalProblem, beta: float, seed: int) -> tuple[float, float]:
     """The LLC's statistic on the LLC's posterior by exact Gibbs (:func:`rrr_gibbs`)."""
     from slt.validation.gibbs import rrr_gibbs
-    from slt.validation.suites import BETA0 as LOCAL_BETA0
 
     assert problem.truth is not None
     truth = {k: np.asarray(v) for k, v in problem.truth.items()}
     stats = {k: np.asarray(v) for k, v in problem.data.items()}
-    beta = LOCAL_BETA0 / math.log(problem.n)
     run = rrr_gibbs(stats, beta, truth=truth, center=truth, seed=seed)
     return run.statistic.value, run.statistic.se
 
