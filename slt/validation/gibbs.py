@@ -112,10 +112,10 @@ def rrr_gibbs(
         btb = np.einsum("cnh,cnk->chk", b, b)
         prec = beta * np.einsum("chk,ij->chikj", btb, gram).reshape(c, H * M, H * M) + eye_a
         lin = beta * np.einsum("cnh,nm,mj->chj", b, coef, gram).reshape(c, H * M)
-        a = _gaussian(rng, prec, lin + a_c.reshape(-1)).reshape(c, H, M)
+        a = _gaussian(rng, prec, (lin + a_c.reshape(-1))[:, None]).reshape(c, H, M)
         prec = beta * np.einsum("chm,mj,ckj->chk", a, gram, a) + eye_b
         lin = beta * np.einsum("nm,mj,chj->cnh", coef, gram, a) + b_c
-        b = _gaussian(rng, np.repeat(prec[:, None], N, 1), lin)
+        b = _gaussian(rng, prec, lin)  # the N rows of B share one precision
         trace[t] = energy(a, b)
     kept = trace[int(num_burnin) :].T
     at_truth = float(energy(a_true[None], b_true[None])[0])
@@ -124,9 +124,11 @@ def rrr_gibbs(
 
 
 def _gaussian(rng: np.random.Generator, prec: np.ndarray, lin: np.ndarray) -> np.ndarray:
-    r"""One draw of :math:`N(P^{-1}h, P^{-1})` per leading index: ``prec`` (..., k, k), ``lin``
-    (..., k). With :math:`P = LL^\top`, :math:`P^{-1}h + L^{-\top}z` has that law."""
+    r"""One draw of :math:`N(P^{-1}h, P^{-1})` for each row h of ``lin`` (..., r, k), all rows
+    sharing ``prec`` (..., k, k): one factorization per leading index, not one per row. With
+    :math:`P = LL^\top`, :math:`P^{-1}h + L^{-\top}z` has that law."""
     chol = np.linalg.cholesky(prec)
-    mean = np.linalg.solve(prec, lin[..., None])[..., 0]
-    z = rng.normal(size=lin.shape)
-    return mean + np.linalg.solve(np.swapaxes(chol, -1, -2), z[..., None])[..., 0]
+    cols = np.swapaxes(lin, -1, -2)  # (..., k, r): the rows as right-hand sides
+    z = np.swapaxes(rng.normal(size=lin.shape), -1, -2)
+    draw = np.linalg.solve(prec, cols) + np.linalg.solve(np.swapaxes(chol, -1, -2), z)
+    return np.swapaxes(draw, -1, -2)
