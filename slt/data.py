@@ -1,11 +1,21 @@
-"""Datasets as pytrees, and minibatches drawn without replacement within each epoch.
+r"""Datasets as pytrees, and the minibatch schedules of the samplers.
 
 A dataset is any pytree of arrays sharing a leading axis of length n. Each chain draws its
-minibatches from its own key: epoch e visits the permutation ``permutation(fold_in(key, e), n)``
-in consecutive slices of ``batch_size`` (the last ``n mod batch_size`` samples of each
-permutation are left out of that epoch). All of this runs inside ``scan``; the epoch boundary is
-decided by the step index, which is the same for every chain, so a permutation is drawn once per
-epoch, not once per step, even under ``vmap``.
+minibatches from its own key, in one of two schedules:
+
+- **reshuffle** (without replacement within each epoch): epoch e visits the permutation
+  ``permutation(fold_in(key, e), n)`` in consecutive slices of ``batch_size`` (the last
+  ``n mod batch_size`` samples of each permutation are left out of that epoch). The epoch
+  boundary is decided by the step index, which is the same for every chain, so a permutation is
+  drawn once per epoch, not once per step, even under ``vmap``.
+- **iid** (with replacement): step t draws ``batch_size`` indices uniformly from
+  ``fold_in(key, t)``, independently of every other step.
+
+The schedules differ in what a sampler's loss trace means. Under iid the batch of step t is
+independent of the position :math:`w_t`, so :math:`\mathbb{E}[L_{B_t}(w_t) \mid w_t] =
+L_n(w_t)`. Under reshuffle :math:`w_t` has just been pulled toward the batches earlier in the
+epoch, which are disjoint from :math:`B_t`: the trace reads above :math:`L_n(w_t)` (measured
+in tests/test_gradient.py). All of this runs inside ``scan``.
 """
 
 from collections.abc import Callable
@@ -18,6 +28,7 @@ import numpy as np
 from slt._types import Batch, PRNGKey
 
 __all__ = [
+    "BATCHINGS",
     "DEFAULT_CHUNK_SIZE",
     "Batcher",
     "batch_at",
@@ -27,6 +38,10 @@ __all__ = [
     "epoch_permutation",
     "num_samples",
 ]
+
+
+BATCHINGS = ("reshuffle", "iid")
+"""The minibatch schedules (module docstring)."""
 
 
 def num_samples(data: Batch) -> int:
@@ -82,6 +97,8 @@ class Batcher(NamedTuple):
 
     n: int
     batch_size: int
+    replace: bool = False
+    """True for the iid schedule (with replacement), False for reshuffle (module docstring)."""
 
     @property
     def num_batches(self) -> int:
@@ -104,8 +121,13 @@ def batch_at(data: Batch, batcher: Batcher, key: PRNGKey, perm: jax.Array, step:
 
     ``perm`` is the permutation carried from the previous step; at the first step of an epoch
     (``step % num_batches == 0``) it is replaced by that epoch's permutation. ``step`` must not be
-    batched over chains, so that the refresh stays a real branch under ``vmap``.
+    batched over chains, so that the refresh stays a real branch under ``vmap``. With
+    ``batcher.replace`` the indices are drawn with replacement from ``fold_in(key, step)`` and
+    ``perm`` is passed through unchanged (even when b = n: an iid batch of n is not the data).
     """
+    if batcher.replace:
+        idx = jax.random.randint(jax.random.fold_in(key, step), (batcher.batch_size,), 0, batcher.n)
+        return jax.tree.map(lambda x: jnp.take(x, idx, axis=0), data), perm
     if batcher.full_batch:
         return data, perm
     epoch, pos = jnp.divmod(step, batcher.num_batches)

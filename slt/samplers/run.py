@@ -39,7 +39,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm
-from slt.data import Batcher, batch_at
+from slt.data import BATCHINGS, Batcher, batch_at
 from slt.gradient import Anchor, control_variate, gradient_noise
 from slt.progress import Progress, chunk_size, chunked_scan
 from slt.tree import tree_size, tree_sq_norm, tree_sub
@@ -96,6 +96,7 @@ class Settings(NamedTuple):
     shard: bool = True
     progress: bool = False
     diagnostic_every: int = 1
+    batching: str = "reshuffle"
 
     @property
     def total_steps(self) -> int:
@@ -145,13 +146,14 @@ def _program(
 
     def one_chain(key: PRNGKey, center: ArrayTree, data: Batch):
         n = jax.tree.leaves(data)[0].shape[0]
-        batcher = Batcher(n, settings.batch_size)
+        batcher = Batcher(n, settings.batch_size, replace=settings.batching == "iid")
         dim = tree_size(center)
         batch_key, init_key, run_key = jax.random.split(key, 3)
         perm0 = jnp.arange(n)
 
         def init_loss_step(perm, step):
-            batch, perm = batch_at(data, batcher, batch_key, perm, step)
+            # One reshuffled epoch whatever the schedule: L(w*) from every sample once.
+            batch, perm = batch_at(data, batcher._replace(replace=False), batch_key, perm, step)
             return perm, loss_fn(center, batch)
 
         _, losses0 = jax.lax.scan(init_loss_step, perm0, jnp.arange(batcher.num_batches))
@@ -262,6 +264,7 @@ def run_chains(
     diagnostic_every: int = 1,
     progress: bool = False,
     label: str = "llc",
+    batching: str = "reshuffle",
 ) -> Trace:
     """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
 
@@ -289,6 +292,10 @@ def run_chains(
         are those of the block's first step.
     batch_size
         Minibatch size b, ``1 <= b <= n``.
+    batching
+        The minibatch schedule (:mod:`slt.data`): ``"reshuffle"`` (without replacement within
+        each epoch) or ``"iid"`` (with replacement). The initial loss is a full reshuffled
+        epoch either way.
     divergence_threshold
         Bound on :math:`n\\beta(L_B(w) - \\hat L(w^\\ast))` above which a step counts as diverging;
         ``None`` for the default above.
@@ -315,6 +322,8 @@ def run_chains(
     label
         The progress line's label.
     """
+    if batching not in BATCHINGS:
+        raise ValueError(f"batching must be one of {BATCHINGS}; got {batching!r}")
     settings = Settings(
         num_chains,
         num_draws,
@@ -325,6 +334,7 @@ def run_chains(
         shard,
         bool(progress),
         diagnostic_every=diagnostic_every,
+        batching=batching,
     )
     keys = jax.random.split(rng_key, num_chains)
     with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:

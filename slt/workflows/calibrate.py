@@ -117,7 +117,7 @@ import xarray as xr
 from arviz_stats.base import array_stats
 
 from slt._types import ArrayTree, Batch
-from slt.data import check_data
+from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import attr_value
 from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE
 from slt.estimators.llc import estimate_llc
@@ -259,8 +259,9 @@ class Calibration(NamedTuple):
         ``xarray.DataTree`` whose ``calibration`` group holds one variable per statistic over
         dims ``(step_size, gamma)``, plus ``nbeta`` when ``nbetas`` was given, and the
         recommendation in its attrs.
-    sampler, sampler_options, batch_size
-        The sampler and batch size calibrated for (the step size is only valid with them).
+    sampler, sampler_options, batch_size, gradient, batching
+        The sampler, batch size, gradient estimator and minibatch schedule calibrated for (the
+        step size is only valid with them).
     """
 
     step_size: float
@@ -272,6 +273,7 @@ class Calibration(NamedTuple):
     sampler_options: dict[str, Any]
     batch_size: int
     gradient: str = "minibatch"
+    batching: str = "reshuffle"
 
     @property
     def llc_kwargs(self) -> dict[str, Any]:
@@ -283,6 +285,7 @@ class Calibration(NamedTuple):
             "sampler": self.sampler,
             "batch_size": self.batch_size,
             "gradient": self.gradient,
+            "batching": self.batching,
         } | ({"sampler_options": dict(self.sampler_options)} if self.sampler_options else {})
 
 
@@ -608,6 +611,7 @@ def calibrate(
     gradient: Literal["minibatch", "control_variate"] = "minibatch",
     anchor: Anchor | None = None,
     batch_size: int = 256,
+    batching: Literal["reshuffle", "iid"] = "reshuffle",
     num_chains: int = 4,
     num_draws: int | None = None,
     num_burnin: int | None = None,
@@ -649,6 +653,8 @@ def calibrate(
     batch_size
         Minibatch size b (clipped to n). The step size is only valid with this b: the
         minibatch-noise bias grows like ε/b.
+    batching
+        The minibatch schedule, as in :func:`slt.llc`.
     num_chains, num_draws, num_burnin
         The short runs: chains (≥ 2, for R-hat), kept draws (≥ 100), burn-in steps (default
         1200 draws after 400 burn-in to descend, 4000 after 1000 to ascend). Ascending from the
@@ -723,6 +729,7 @@ def calibrate(
         else default_step_sizes(nbeta_grid)
     )
     batch_size = min(check_int("batch_size", batch_size, low=1), n)
+    check_choice("batching", batching, BATCHINGS)
     if search not in ("descend", "ascend"):
         raise ValueError(f"search must be 'descend' or 'ascend'; got {search!r}")
     descend = search == "descend" and not exhaustive
@@ -778,6 +785,7 @@ def calibrate(
             num_draws=num_draws,
             num_burnin=num_burnin,
             batch_size=batch_size,
+            batching=batching,
             hyper={"gamma": gamma, "step_size": step} | options,
             anchor=anchor,
             diagnostic_every=mala_every,
@@ -900,6 +908,7 @@ def calibrate(
             "sampler": sampler,
             "gradient": gradient,
             "batch_size": batch_size,
+            "batching": batching,
             "num_chains": num_chains,
             "num_draws": num_draws,
             "num_burnin": num_burnin,
@@ -926,6 +935,7 @@ def calibrate(
         sampler_options=options,
         batch_size=batch_size,
         gradient=gradient,
+        batching=batching,
     )
 
 

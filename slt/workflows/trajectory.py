@@ -62,6 +62,7 @@ _PER_RUN = {
     "num_diverging",
     "grad_noise_per_chain",
     "noise_temperature",
+    "noise_bias",
     "verdict",
     "frac_below_init",
 }
@@ -73,6 +74,7 @@ _SCALARS = (
     "ess_bulk",
     "ess_tail",
     "noise_temperature",
+    "noise_bias",
     "frac_below_init",
 )
 _RESERVED = {*_SCALARS, "llc_per_chain", "init_loss", "num_diverging", "verdict", "train_loss"}
@@ -125,7 +127,7 @@ def llc_trajectory(
     xarray.DataTree
         Root dataset over the dimension ``checkpoint`` (coordinate: the training step):
         ``llc``, ``llc_mcse``, ``rhat``, ``ess_bulk``, ``ess_tail``, ``noise_temperature``,
-        ``frac_below_init``, ``num_diverging``, ``verdict`` (strings; see
+        ``noise_bias``, ``frac_below_init``, ``num_diverging``, ``verdict`` (strings; see
         :mod:`slt.diagnostics.verdict`), ``train_loss``, every checkpoint metric (e.g.
         ``test_loss``, ``test_accuracy``; NaN where a checkpoint lacks it), and ``llc_per_chain``
         and ``init_loss`` over (checkpoint, chain). Group ``sample_stats``: the sample stats of

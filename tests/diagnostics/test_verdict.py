@@ -203,6 +203,7 @@ def test_thresholds_are_exposed_read_only():
         "num_diverging": 0,
         "acceptance_rate": 0.5,
         "noise_temperature": 0.03,
+        "noise_bias": 0.05,
         "frac_below_init": 0.2,
         "llc": 0.0,
         "rhat": 1.01,
@@ -313,3 +314,12 @@ def test_a_hot_chain_is_step_too_large_and_names_tau():
     # At the threshold itself, and when not recorded, the rule does not fire.
     assert diagnose(tree(noise_temperature=0.03)).verdict == "trustworthy"
     assert np.isnan(diagnose(tree()).noise_temperature)
+
+
+def test_a_cool_chain_whose_predicted_bias_is_large_is_step_too_large():
+    # tau = 0.01 is under its bound, but (d/2) tau = 0.15 is 10% of the LLC of 1.5.
+    d = diagnose(tree(noise_temperature=0.01, noise_bias=0.15))
+    assert d.verdict == "step too large"
+    assert d.reasons[0].startswith("the noise bias (d/2) tau = 0.15 is 10.0% of the LLC (> 5%)")
+    assert "batch_size" in d.reasons[0]
+    assert diagnose(tree(noise_temperature=0.01, noise_bias=0.075)).verdict == "trustworthy"

@@ -85,6 +85,7 @@ def test_dims_coords_and_variables(tree, run):
         "ess_bulk",
         "ess_tail",
         "noise_temperature",
+        "noise_bias",
         "frac_below_init",
         "train_loss",
         "test_loss",
