@@ -2,19 +2,24 @@
 
 For each case (reduced-rank regressions with λ from 8 to 150 and two deep linear networks,
 n = 10^4, nβ = n/log n as in issue 7, γ = 1, w* = the teacher) and each method and setting
-(gradient estimator × batch size b × step size ε), one run of 4 chains; the estimate after the
+(``METHODS`` × batch size b × step size ε), one run of 4 chains; the estimate after the
 first k draws (a quarter of them burn-in, discarded) is read at k = T/16, T/8, ..., T, so
-one run gives a curve of error against cost. Cost counts per-sample gradient evaluations:
-chains × steps × b, twice that for the control variate (its second pass at w* on the same
-batch). A setting *reaches* 5% at the first cost from which every longer prefix stays within
+one run gives a curve of error against cost. The methods: plain SGLD (``minibatch``), the
+control-variate gradient, and plain SGLD with iid batches and the control-variate trace
+(``iid_cv_trace``: the trace is then unbiased for the chain's loss, bench/trace_bias.py), also
+read with the noise bias (d/2) τ̂ subtracted (``iid_cv_trace-nb``). Cost counts per-sample
+gradient evaluations: chains × steps × b, twice that for the control variate (its second pass
+at w* on the same batch), 4/3 of it for the control-variate trace (a forward pass at w*). A
+setting *reaches* 5% at the first cost from which every longer prefix stays within
 5% of the exact λ; the frontier of a method is its cheapest setting that reaches 5%.
 
     python bench/accuracy_per_cost.py                  # all cases (tens of minutes on a CPU)
     python bench/accuracy_per_cost.py --cases 0 --steps 4000 --plot docs/figures/apc.png
     python bench/accuracy_per_cost.py --auto-only --frontier 3.2e6 8e6 1.6e6 3.2e6 3.2e7
+    python bench/accuracy_per_cost.py --steps 8000 --methods iid_cv_trace --no-auto
 
 Prints one row per (case, method, b, ε) and then, per case, the frontier of each method and
-the ratio of the plain-SGLD frontier cost to the control-variate one. Then ``slt.llc`` with
+the ratio of the plain-SGLD frontier cost to it. Then ``slt.llc`` with
 ``step_size="auto"`` (batch ``--auto-batch``) at ``--auto-factor`` (default 2) times the plain
 frontier's cost, calibration included: its relative error and its actual cost over the
 frontier's (issue 7: within 5% at no more than twice the frontier's cost). ``--auto-only``
@@ -41,7 +46,16 @@ CASES = [
     ("dln(8-10-6-8,r=3)", lambda: dln.make([8, 10, 6, 8], 3, n=N, seed=0, w_star="teacher")),
     ("dln(12-16-10-14-9,r=6)", lambda: dln.make([12, 16, 10, 14, 9], 6, n=N, seed=1)),
 ]
-METHODS = ("minibatch", "control_variate")
+# method -> (slt.llc keyword arguments, per-sample gradient evaluations per sample and step).
+# The control variate runs a second forward-backward at w*; the control-variate trace a second
+# forward only, counted as 1/3 of a forward-backward.
+METHODS = {
+    "minibatch": ({}, 1.0),
+    "control_variate": ({"gradient": "control_variate"}, 2.0),
+    "iid_cv_trace": ({"batching": "iid", "trace": "control_variate"}, 4 / 3),
+}
+# A method whose runs are also read with the noise bias (d/2) tau-hat subtracted, as "<name>-nb".
+CORRECTED = ("iid_cv_trace",)
 BATCHES = (100, 1000)
 EPS_NBETA = (0.003, 0.01, 0.03, 0.1)  # ε·nβ, the step in units of the loss curvature
 NUM_CHAINS = 4
@@ -75,6 +89,8 @@ def main() -> None:
     parser.add_argument("--auto-batch", type=int, default=100)
     parser.add_argument("--auto-only", action="store_true", help="skip the grid")
     parser.add_argument("--frontier", type=float, nargs="+", help="with --auto-only")
+    parser.add_argument("--no-auto", action="store_true", help="no step_size='auto' run")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     args = parser.parse_args()
     if args.auto_only:
         if not args.frontier or len(args.frontier) != len(args.cases):
@@ -94,7 +110,8 @@ def main() -> None:
         problem = make()
         exact = problem.exact.rlct
         nbeta = N / math.log(N)
-        for method in METHODS:
+        for method in args.methods:
+            options, per_sample = METHODS[method]
             for b in BATCHES:
                 for eps_nb in EPS_NBETA:
                     start = time.perf_counter()
@@ -107,7 +124,7 @@ def main() -> None:
                             nbeta=nbeta,
                             step_size=eps_nb / nbeta,
                             batch_size=b,
-                            gradient=method,
+                            **options,
                             num_chains=NUM_CHAINS,
                             num_draws=args.steps,
                             num_burnin=0,
@@ -118,46 +135,51 @@ def main() -> None:
                     ests = prefix_estimates(
                         loss, res.init_loss[:, None], nbeta, args.steps, fractions
                     )
-                    grads_per_step = NUM_CHAINS * b * (2 if method == "control_variate" else 1)
+                    grads_per_step = NUM_CHAINS * b * per_sample
                     costs = [grads_per_step * max(8, int(f * args.steps)) for f in fractions]
-                    errors = [e / exact - 1 for e in ests]
-                    reached = reach(costs, errors)
                     tau = float(res.datatree.attrs["noise_temperature"])
-                    row = dict(
-                        case=name,
-                        exact=exact,
-                        method=method,
-                        batch_size=b,
-                        eps_nbeta=eps_nb,
-                        noise_temperature=tau,
-                        llc=ests[-1],
-                        errors=errors,
-                        costs=costs,
-                        reach=reached,
-                        seconds=seconds,
-                        rhat=res.rhat,
-                    )
-                    rows.append(row)
-                    print(
-                        f"{name:<24} {exact:7.2f} {method:<16} {b:5d} {eps_nb:7.3f} {tau:6.3f} "
-                        f"{ests[-1]:8.3f} {errors[-1]:+8.1%} {reached:9.2g} {seconds:5.0f}",
-                        flush=True,
-                    )
+                    bias = float(res.datatree.attrs["noise_bias"])
+                    readings = [(method, ests)]
+                    if method in CORRECTED:
+                        readings.append((f"{method}-nb", [e - bias for e in ests]))
+                    for label, values in readings:
+                        errors = [e / exact - 1 for e in values]
+                        reached = reach(costs, errors)
+                        row = dict(
+                            case=name,
+                            exact=exact,
+                            method=label,
+                            batch_size=b,
+                            eps_nbeta=eps_nb,
+                            noise_temperature=tau,
+                            noise_bias=bias,
+                            llc=values[-1],
+                            errors=errors,
+                            costs=costs,
+                            reach=reached,
+                            seconds=seconds,
+                            rhat=res.rhat,
+                        )
+                        rows.append(row)
+                        print(
+                            f"{name:<24} {exact:7.2f} {label:<16} {b:5d} {eps_nb:7.3f} "
+                            f"{tau:6.3f} {values[-1]:8.3f} {errors[-1]:+8.1%} {reached:9.2g} "
+                            f"{seconds:5.0f}",
+                            flush=True,
+                        )
         print(f"frontier of {name} (cheapest setting within 5% from then on):")
         best = {}
-        for method in METHODS:
+        for method in dict.fromkeys(r["method"] for r in rows if r["case"] == name):
             mine = [r for r in rows if r["case"] == name and r["method"] == method]
             top = min(mine, key=lambda r: r["reach"])
             best[method] = top["reach"]
+            ratio = best.get("minibatch", math.nan) / top["reach"]
             print(
                 f"    {method:<16} {top['reach']:9.3g} per-sample gradients "
-                f"(b={top['batch_size']}, eps*nb={top['eps_nbeta']})"
+                f"(b={top['batch_size']}, eps*nb={top['eps_nbeta']}); plain / this: {ratio:.2f} "
+                "(issue-7 target for the default: >= 3)"
             )
-        ratio = best["minibatch"] / best["control_variate"]
-        print(
-            f"    plain / control variate cost: {ratio:.2f} (issue-7 target for the default: >= 3)"
-        )
-        if math.isfinite(best["minibatch"]):
+        if math.isfinite(best.get("minibatch", math.inf)) and not args.no_auto:
             rows.append(auto_row(index, best["minibatch"], args))
     if args.json:
         with open(args.json, "w") as f:
@@ -229,14 +251,20 @@ def plot(rows, path):
 
     cases = list(dict.fromkeys(r["case"] for r in rows))
     fig, axes = plt.subplots(1, len(cases), figsize=(4 * len(cases), 3.4), squeeze=False)
-    colors = {"minibatch": "tab:blue", "control_variate": "tab:red"}
+    colors = {
+        "minibatch": "tab:blue",
+        "control_variate": "tab:red",
+        "iid_cv_trace": "tab:green",
+        "iid_cv_trace-nb": "tab:olive",
+    }
     for ax, case in zip(axes[0], cases, strict=True):
         for r in (r for r in rows if r["case"] == case):
             if r["method"] == "auto":  # one point: the final estimate at its whole cost
                 ax.plot(r["cost"], abs(r["rel_error"]), "k*", ms=9)
                 continue
             style = "-" if r["batch_size"] == 1000 else ":"
-            ax.plot(r["costs"], np.abs(r["errors"]), style, color=colors[r["method"]], alpha=0.7)
+            color = colors.get(r["method"], "gray")
+            ax.plot(r["costs"], np.abs(r["errors"]), style, color=color, alpha=0.7)
         ax.axhline(0.05, color="k", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", title=case, xlabel="per-sample gradients")
     axes[0][0].set_ylabel("|relative error|")

@@ -97,6 +97,7 @@ class Settings(NamedTuple):
     progress: bool = False
     diagnostic_every: int = 1
     batching: str = "reshuffle"
+    trace: str = "minibatch"
 
     @property
     def total_steps(self) -> int:
@@ -180,6 +181,9 @@ def _program(
                 )
             else:
                 state, info = algorithm.step(step_key, state, batch)
+            if settings.trace == "control_variate":
+                # L_B(w) - L_B(w*) + L(w*): the batch noise of L_B(w*) cancels (slt.gradient).
+                info = info._replace(loss=info.loss - loss_fn(center, batch) + init_loss)
             bad = ~(jnp.isfinite(info.loss) & jnp.isfinite(info.grad_norm))
             bad = bad | (nbeta * (info.loss - init_loss) > threshold)
             diverged = diverged | bad
@@ -218,6 +222,10 @@ def _program(
             run, mesh=mesh, in_specs=(chain, rep, rep), out_specs=chain, check_vma=False
         )
     return run
+
+
+TRACES = ("minibatch", "control_variate")
+"""What the ``loss`` trace records (:func:`run_chains`)."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -265,6 +273,7 @@ def run_chains(
     progress: bool = False,
     label: str = "llc",
     batching: str = "reshuffle",
+    trace: str = "minibatch",
 ) -> Trace:
     """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
 
@@ -296,6 +305,11 @@ def run_chains(
         The minibatch schedule (:mod:`slt.data`): ``"reshuffle"`` (without replacement within
         each epoch) or ``"iid"`` (with replacement). The initial loss is a full reshuffled
         epoch either way.
+    trace
+        ``"minibatch"`` records the sampler's minibatch loss :math:`L_B(w_t)`;
+        ``"control_variate"`` records :math:`L_B(w_t) - L_B(w^\\ast) + \\hat L(w^\\ast)`, one more
+        forward pass per step, whose batch noise vanishes at :math:`w^\\ast` (with ``anchor``
+        the sampler's loss is that already, and this changes nothing).
     divergence_threshold
         Bound on :math:`n\\beta(L_B(w) - \\hat L(w^\\ast))` above which a step counts as diverging;
         ``None`` for the default above.
@@ -324,6 +338,8 @@ def run_chains(
     """
     if batching not in BATCHINGS:
         raise ValueError(f"batching must be one of {BATCHINGS}; got {batching!r}")
+    if trace not in TRACES:
+        raise ValueError(f"trace must be one of {TRACES}; got {trace!r}")
     settings = Settings(
         num_chains,
         num_draws,
@@ -335,6 +351,7 @@ def run_chains(
         bool(progress),
         diagnostic_every=diagnostic_every,
         batching=batching,
+        trace="minibatch" if anchor is not None else trace,
     )
     keys = jax.random.split(rng_key, num_chains)
     with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:

@@ -37,7 +37,7 @@ from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
 from slt.progress import resolve as resolve_progress
 from slt.result import LLCResult
 from slt.samplers.rmsprop_sgld import rmsprop_sgld
-from slt.samplers.run import Trace, chain_devices, run_chains
+from slt.samplers.run import TRACES, Trace, chain_devices, run_chains
 from slt.samplers.sgld import sgld
 from slt.samplers.sgnht import sgnht
 from slt.tree import tree_size
@@ -156,6 +156,7 @@ def llc(
     sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
     sampler_options: dict[str, Any] | None = None,
     gradient: Literal["minibatch", "control_variate"] = "minibatch",
+    trace: Literal["minibatch", "control_variate"] = "minibatch",
     coordinates: Literal["raw", "normalized"] = "raw",
     prior_scale: float | None = None,
     mala_diagnostic: bool = False,
@@ -227,6 +228,12 @@ def llc(
         :class:`NoiseTemperatureWarning` says when τ̂ is above
         ``slt.diagnostics.verdict.MAX_NOISE_TEMPERATURE`` (0.03) or the bias above
         ``MAX_NOISE_BIAS`` (5%) of a positive :math:`\hat\lambda`.
+    trace
+        The loss recorded for the estimate: ``"minibatch"``, the sampler's :math:`L_B(w_t)`, or
+        ``"control_variate"``, :math:`L_B(w_t) - L_B(w^\ast) + \hat L(w^\ast)` on the same
+        batch, one more forward pass per step. It has the same mean, and its batch noise
+        vanishes at :math:`w^\ast`. This pays with ``batching="iid"``, whose plain trace
+        carries the full batch noise. ``gradient="control_variate"`` records this loss already.
     coordinates
         ``"raw"`` samples :math:`w` itself. ``"normalized"`` samples
         :math:`u = w / s`, with :math:`s` the root-mean-square of each leaf of :math:`w^\ast`
@@ -310,6 +317,9 @@ def llc(
         check_positive("divergence_threshold", divergence_threshold)
     check_sampler(sampler, mala=mala_diagnostic, options=sampler_options)
     check_choice("gradient", gradient, GRADIENTS)
+    # The sampler's own loss is the control-variate one under gradient="control_variate".
+    trace_loss = "control_variate" if gradient == "control_variate" else trace
+    check_choice("trace", trace, TRACES)
     if coordinates not in ("raw", "normalized"):
         raise ValueError(f"coordinates must be 'raw' or 'normalized'; got {coordinates!r}")
     check_params(params)
@@ -365,6 +375,7 @@ def llc(
         steps_per_draw=steps_per_draw,
         batch_size=batch_size,
         batching=batching,
+        trace=trace_loss,
         divergence_threshold=divergence_threshold,
         params_every=params_every,
         shard=shard,
@@ -442,6 +453,7 @@ def llc(
         "batch_size": batch_size,
         "batching": batching,
         "gradient": gradient,
+        "trace": trace_loss,
         "sampled_coordinates": coordinates,  # not "coordinates": a reserved netCDF (CF) attribute
         "prior_scale": prior_scale,
         "mala_diagnostic": mala_diagnostic,
