@@ -362,7 +362,7 @@ def llc(
     assert isinstance(step_size, float)
     options = dict(sampler_options or {})
     builder = LocalSampler(sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale)
-    trace = run_chains(
+    chains = run_chains(
         jax.random.key(seed),
         builder,
         loss_fn,
@@ -384,7 +384,7 @@ def llc(
         progress=resolve_progress(progress),
     )
 
-    diverged = trace.sample_stats["diverging"].any(axis=1)
+    diverged = chains.sample_stats["diverging"].any(axis=1)
     num_diverging = int(diverged.sum())
     advice = (
         f"try a smaller step_size (now {step_size:g}) or a larger batch_size (now {batch_size})"
@@ -405,13 +405,13 @@ def llc(
             DivergenceWarning,
             stacklevel=2,
         )
-    tau = noise_temperature_of(trace, sampler, step_size, nbeta_value, diverged)
+    tau = noise_temperature_of(chains, sampler, step_size, nbeta_value, diverged)
     # Diagnostics on epoch-averaged draws (see slt.estimators.llc): an epoch is n // b steps.
     block = max(1, (n // batch_size) // steps_per_draw)
     block = block if num_draws >= 4 * block else 1
     est = estimate_llc(
-        trace.sample_stats["loss"],
-        trace.init_loss,
+        chains.sample_stats["loss"],
+        chains.init_loss,
         nbeta_value,
         chains_used=~diverged,
         block=block,
@@ -461,8 +461,8 @@ def llc(
         "divergence_threshold": divergence_threshold,
         "seed": seed,
         "num_devices": len(chain_devices(num_chains)) if shard else 1,
-        "init_loss": trace.init_loss,
-        "init_loss_sd": trace.init_loss_sd,
+        "init_loss": chains.init_loss,
+        "init_loss_sd": chains.init_loss_sd,
         "llc": est.llc,
         "llc_mcse": est.mcse,
         "llc_per_chain": est.llc_per_chain,
@@ -471,15 +471,15 @@ def llc(
         "ess_tail": est.ess_tail,
         "diagnostic_block": block,
         "num_diverging": num_diverging,
-        "grad_noise_per_chain": trace.grad_noise,
+        "grad_noise_per_chain": chains.grad_noise,
         "noise_temperature": tau,
         "noise_bias": bias,
     }
     for key, value in (sampler_options or {}).items():
         attrs[f"sampler_{key}"] = value
-    if scales is not None and trace.positions is not None:
-        trace = trace._replace(positions=jax.tree.map(jnp.multiply, trace.positions, scales))
-    tree = to_datatree(trace, attrs)
+    if scales is not None and chains.positions is not None:
+        chains = chains._replace(positions=jax.tree.map(jnp.multiply, chains.positions, scales))
+    tree = to_datatree(chains, attrs)
     if calibration is not None:
         tree.attrs["step_size_auto"] = 1
         tree.attrs["calibration_reasons"] = list(calibration.reasons)
@@ -488,7 +488,7 @@ def llc(
         llc=est.llc,
         mcse=est.mcse,
         llc_per_chain=est.llc_per_chain,
-        init_loss=np.asarray(trace.init_loss),
+        init_loss=np.asarray(chains.init_loss),
         rhat=est.rhat,
         ess_bulk=est.ess_bulk,
         ess_tail=est.ess_tail,
