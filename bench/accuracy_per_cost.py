@@ -74,6 +74,28 @@ def prefix_estimates(loss, init, nbeta, total, fractions):
     return out
 
 
+def run_setting(problem, eps_nbeta, batch_size, options, num_draws, num_burnin, **kwargs):
+    """``slt.llc`` on ``problem`` at nβ = n/log n, step εnβ/nβ, 4 chains; the hot settings'
+    noise-temperature warnings are expected and silenced."""
+    nbeta = N / math.log(N)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoiseTemperatureWarning)
+        return llc(
+            problem.loss_fn,
+            problem.params,
+            problem.data,
+            nbeta=nbeta,
+            step_size=eps_nbeta / nbeta,
+            batch_size=batch_size,
+            **options,
+            num_chains=NUM_CHAINS,
+            num_draws=num_draws,
+            num_burnin=num_burnin,
+            progress=False,
+            **kwargs,
+        )
+
+
 def reach(costs, errors, tol=0.05):
     """The first cost from which every later |error| is within ``tol`` (inf if none)."""
     for i in range(len(costs)):
@@ -125,21 +147,7 @@ def main() -> None:
             for b in BATCHES:
                 for eps_nb in EPS_NBETA:
                     start = time.perf_counter()
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", NoiseTemperatureWarning)
-                        res = llc(
-                            problem.loss_fn,
-                            problem.params,
-                            problem.data,
-                            nbeta=nbeta,
-                            step_size=eps_nb / nbeta,
-                            batch_size=b,
-                            **options,
-                            num_chains=NUM_CHAINS,
-                            num_draws=args.steps,
-                            num_burnin=0,
-                            progress=False,
-                        )
+                    res = run_setting(problem, eps_nb, b, options, args.steps, 0)
                     seconds = time.perf_counter() - start
                     loss = res.datatree["sample_stats"]["loss"].values.astype(np.float64)
                     ests = prefix_estimates(
@@ -149,23 +157,8 @@ def main() -> None:
                     if args.converged:
                         # The same setting, another seed, `--converged` times longer: where the
                         # setting's readings are heading once mixed (last half of the draws).
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", NoiseTemperatureWarning)
-                            long = llc(
-                                problem.loss_fn,
-                                problem.params,
-                                problem.data,
-                                nbeta=nbeta,
-                                step_size=eps_nb / nbeta,
-                                batch_size=b,
-                                **options,
-                                num_chains=NUM_CHAINS,
-                                num_draws=args.converged * args.steps // 2,
-                                num_burnin=args.converged * args.steps // 2,
-                                seed=1,
-                                progress=False,
-                            )
-                        converged = long.llc
+                        half = args.converged * args.steps // 2
+                        converged = run_setting(problem, eps_nb, b, options, half, half, seed=1).llc
                     grads_per_step = NUM_CHAINS * b * per_sample
                     costs = [grads_per_step * max(8, int(f * args.steps)) for f in fractions]
                     tau = float(res.datatree.attrs["noise_temperature"])

@@ -19,13 +19,10 @@ each also relative to the exact λ.
 import argparse
 import math
 import time
-import warnings
 
 import jax
 import numpy as np
-from accuracy_per_cost import CASES, N
-
-from slt.workflows.llc import llc
+from accuracy_per_cost import CASES, N, run_setting
 
 # (batching, trace): the default; iid with the plain trace; iid with the control-variate trace.
 SCHEMES = (("reshuffle", "minibatch"), ("iid", "minibatch"), ("iid", "control_variate"))
@@ -64,23 +61,15 @@ def main() -> None:
         for eps_nb in args.eps_nbeta:
             for batching, trace in SCHEMES:
                 start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the hot settings warn, by design
-                    res = llc(
-                        problem.loss_fn,
-                        problem.params,
-                        problem.data,
-                        nbeta=nbeta,
-                        step_size=eps_nb / nbeta,
-                        batch_size=args.batch,
-                        batching=batching,
-                        trace=trace,
-                        num_chains=4,
-                        num_draws=args.steps,
-                        num_burnin=args.steps // 4,
-                        params_every=every,
-                        progress=False,
-                    )
+                res = run_setting(
+                    problem,
+                    eps_nb,
+                    args.batch,
+                    {"batching": batching, "trace": trace},
+                    args.steps,
+                    args.steps // 4,
+                    params_every=every,
+                )
                 held = exact_loss_llc(problem, res, nbeta)
                 bias = res.datatree.attrs["noise_bias"]
                 print(
