@@ -12,8 +12,9 @@ gradient evaluations: chains × steps × b, twice that for the control variate (
 at w* on the same batch), 4/3 of it for the control-variate trace (a forward pass at w*). A
 setting *reaches* 5% at the first cost from which every longer prefix stays within
 5% of the exact λ; the frontier of a method is its cheapest setting that reaches 5%. With
-``--converged K`` each setting also runs K times longer (seed 1, half of it burn-in), and it
-reaches 5% only if that long run is within 5% too: a short run within 5% of λ whose setting
+``--converged K`` each setting also runs K times longer (seed ``--seed`` + 1, half of it
+burn-in), and it reaches 5% only if that long run is within 5% too: a short run within 5% of λ
+whose setting
 converges elsewhere is a cancellation of biases, not an accurate setting. With
 ``--referee finite_n`` the errors of the reduced-rank cases are measured against the exact
 value of the estimator's target on the bench's dataset (exact Gibbs, ``finite_n_exact``):
@@ -139,6 +140,9 @@ def main() -> None:
     parser.add_argument("--auto-only", action="store_true", help="skip the grid")
     parser.add_argument("--frontier", type=float, nargs="+", help="with --auto-only")
     parser.add_argument("--no-auto", action="store_true", help="no step_size='auto' run")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the grid's runs")
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
+    parser.add_argument("--eps-nbeta", type=float, nargs="+", default=list(EPS_NBETA))
     parser.add_argument(
         "--referee",
         choices=("lambda", "finite_n"),
@@ -178,10 +182,10 @@ def main() -> None:
         nbeta = N / math.log(N)
         for method in args.methods:
             options, per_sample = METHODS[method]
-            for b in BATCHES:
-                for eps_nb in EPS_NBETA:
+            for b in args.batches:
+                for eps_nb in args.eps_nbeta:
                     start = time.perf_counter()
-                    res = run_setting(problem, eps_nb, b, options, args.steps, 0)
+                    res = run_setting(problem, eps_nb, b, options, args.steps, 0, seed=args.seed)
                     seconds = time.perf_counter() - start
                     loss = res.datatree["sample_stats"]["loss"].values.astype(np.float64)
                     ests = prefix_estimates(
@@ -192,7 +196,10 @@ def main() -> None:
                         # The same setting, another seed, `--converged` times longer: where the
                         # setting's readings are heading once mixed (last half of the draws).
                         half = args.converged * args.steps // 2
-                        converged = run_setting(problem, eps_nb, b, options, half, half, seed=1).llc
+                        seed = args.seed + 1  # another noise sequence than the short run's
+                        converged = run_setting(
+                            problem, eps_nb, b, options, half, half, seed=seed
+                        ).llc
                     grads_per_step = NUM_CHAINS * b * per_sample
                     costs = [grads_per_step * max(8, int(f * args.steps)) for f in fractions]
                     tau = float(res.datatree.attrs["noise_temperature"])
