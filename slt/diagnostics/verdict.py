@@ -71,6 +71,7 @@ __all__ = [
     "VERDICTS",
     "Diagnostics",
     "diagnose",
+    "noise_too_hot",
 ]
 
 STEP_TOO_LARGE = "step too large"
@@ -126,6 +127,15 @@ THRESHOLDS: Mapping[str, float] = MappingProxyType(
         "relative_mcse": MAX_RELATIVE_MCSE,
     }
 )
+
+
+def noise_too_hot(tau: float, bias: float, llc: float) -> bool:
+    r"""The minibatch-noise rule of the verdict and of :func:`slt.llc`'s warning: τ̂ above
+    :data:`MAX_NOISE_TEMPERATURE`, or the predicted bias :math:`\tfrac d2\hat\tau` above
+    :data:`MAX_NOISE_BIAS` of a positive λ̂ (a λ̂ <= 0 is "not at a minimum" instead). NaN
+    (not measured) never fires."""
+    return bool(tau > MAX_NOISE_TEMPERATURE or (llc > 0 and bias > MAX_NOISE_BIAS * llc))
+
 
 _REQUIRED_ATTRS = ("init_loss", "llc", "llc_mcse", "rhat", "ess_bulk", "ess_tail")
 
@@ -263,8 +273,8 @@ def diagnose(datatree_or_result: "xr.DataTree | LLCResult") -> Diagnostics:
         rules.append((STEP_TOO_LARGE, reason + " (target about 0.9)"))
     tau = float(attrs.get("noise_temperature", np.nan))
     bias = float(attrs.get("noise_bias", np.nan))
-    relative_bias = bias / llc if llc > 0 else np.nan  # λ̂ <= 0: "not at a minimum" instead
-    if tau > MAX_NOISE_TEMPERATURE or relative_bias > MAX_NOISE_BIAS:
+    if noise_too_hot(tau, bias, llc):
+        relative_bias = bias / llc if llc > 0 else np.nan
         reason = (
             _beyond("noise temperature tau", tau, ">", MAX_NOISE_TEMPERATURE, ".3g")
             if tau > MAX_NOISE_TEMPERATURE

@@ -23,7 +23,7 @@ from slt._types import ArrayTree, Batch
 from slt.base import SamplingAlgorithm
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import to_datatree
-from slt.diagnostics.verdict import MAX_NOISE_BIAS, MAX_NOISE_TEMPERATURE
+from slt.diagnostics.verdict import MAX_NOISE_BIAS, MAX_NOISE_TEMPERATURE, noise_too_hot
 from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
 from slt.estimators.llc import estimate_llc
 from slt.gradient import (
@@ -209,8 +209,10 @@ def llc(
         gradient noise is ``noise_bias`` below (exact for a quadratic loss); under reshuffle
         the chain runs cooler but its trace reads high, because each position has just been
         pulled toward the epoch's earlier batches, which exclude the current one. On a model
-        with 4 of 12 coordinates in the loss (tests/test_gradient.py) the two read 2.95 and
-        3.51 where the exact-loss mean of the chain is 2.95 and 2.42 (truth 2.0).
+        with 4 of 12 coordinates in the loss (tests/test_gradient.py; 4 × 40000 draws) the
+        chain's exact-loss mean was 2.91 under iid (Lyapunov: 2.96) and 2.38 under reshuffle,
+        while the traces read 3.43 ± 0.66 and 3.42 ± 0.04 (truth 2.0); ``trace=
+        "control_variate"`` under iid read 2.97 ± 0.06.
     sampler
         ``"sgld"``, ``"rmsprop_sgld"`` (Hitchcock & Hoogland 2025) or ``"sgnht"``
         (Ding et al. 2014).
@@ -417,17 +419,18 @@ def llc(
         block=block,
     )
     bias = noise_bias(tau, tree_size(params))
-    # A negative λ̂ has a worse problem (the verdict: "not at a minimum"), so the relative
-    # bound applies to a positive one only.
-    too_biased = est.llc > 0 and bias > MAX_NOISE_BIAS * est.llc
-    if tau > MAX_NOISE_TEMPERATURE or too_biased:
-        # Both bounds scale with the step: the step that brings both within them.
+    if noise_too_hot(tau, bias, est.llc):
+        # Both bounds scale with the step: the step that brings both within them. The bias is
+        # relative to a positive λ̂ only (below zero the verdict says "not at a minimum").
         fix = MAX_NOISE_TEMPERATURE / tau
-        fix = min(fix, MAX_NOISE_BIAS * est.llc / bias) if est.llc > 0 else fix
+        share = "n/a for lambda-hat <= 0"
+        if est.llc > 0:
+            fix = min(fix, MAX_NOISE_BIAS * est.llc / bias)
+            share = f"{bias / est.llc:.1%} of it"
         warnings.warn(
             f"noise temperature tau = {tau:.3g} (bound {MAX_NOISE_TEMPERATURE:g}): the minibatch "
             f"gradient noise heats the chain, and lambda-hat = {est.llc:.4g} reads high by about "
-            f"(d/2) tau = {bias:.3g} ({bias / abs(est.llc):.1%} of it; bound "
+            f"(d/2) tau = {bias:.3g} ({share}; bound "
             f"{MAX_NOISE_BIAS:.0%}). Lower step_size to about {step_size * fix:.3g}, raise "
             f"batch_size (now {batch_size}; tau falls like 1/batch_size)"
             + (", or pass gradient='control_variate'" if gradient == "minibatch" else ""),
