@@ -238,11 +238,12 @@ def main() -> None:
                             flush=True,
                         )
         print(f"frontier of {name} (cheapest setting within 5% from then on):")
-        best = {}
+        tops = {}
         for method in dict.fromkeys(r["method"] for r in rows if r["case"] == name):
             mine = [r for r in rows if r["case"] == name and r["method"] == method]
-            top = min(mine, key=lambda r: r["reach"])
-            best[method] = top["reach"]
+            tops[method] = min(mine, key=lambda r: r["reach"])
+        best = {method: top["reach"] for method, top in tops.items()}
+        for method, top in tops.items():
             ratio = best.get("minibatch", math.nan) / top["reach"]
             print(
                 f"    {method:<16} {top['reach']:9.3g} per-sample gradients "

@@ -28,21 +28,26 @@ from accuracy_per_cost import CASES, N, run_setting
 SCHEMES = (("reshuffle", "minibatch"), ("iid", "minibatch"), ("iid", "control_variate"))
 
 
-def exact_loss_llc(problem, res, nbeta: float) -> float:
-    """n β (L_n(w) - L_n(w*)) averaged over the kept positions, L_n on the full data."""
+def exact_loss_fn(problem):
+    """``fn(res, nbeta)``: n β (L_n(w) - L_n(w*)) averaged over the kept positions of ``res``,
+    L_n on the full data; the vmapped full-data loss is compiled once per problem."""
     leaves, treedef = jax.tree.flatten(problem.params)
-    post = res.datatree["posterior"]
-    # The posterior group names its variables after the leaves, in the same (flatten) order.
-    arrays = [np.asarray(post[name].values) for name in post.data_vars]
-    assert len(arrays) == len(leaves), list(post.data_vars)
-    chains, draws = arrays[0].shape[:2]
-    flat = [a.reshape(chains * draws, *a.shape[2:]) for a in arrays]
     full = jax.jit(
         jax.vmap(lambda *ls: problem.loss_fn(jax.tree.unflatten(treedef, ls), problem.data))
     )
-    losses = np.asarray(full(*flat), np.float64)
     init = float(problem.loss_fn(problem.params, problem.data))
-    return float(nbeta * (losses.mean() - init))
+
+    def fn(res, nbeta: float) -> float:
+        post = res.datatree["posterior"]
+        # The posterior group names its variables after the leaves, in the same (flatten) order.
+        arrays = [np.asarray(post[name].values) for name in post.data_vars]
+        assert len(arrays) == len(leaves), list(post.data_vars)
+        chains, draws = arrays[0].shape[:2]
+        flat = [a.reshape(chains * draws, *a.shape[2:]) for a in arrays]
+        losses = np.asarray(full(*flat), np.float64)
+        return float(nbeta * (losses.mean() - init))
+
+    return fn
 
 
 def main() -> None:
@@ -58,6 +63,7 @@ def main() -> None:
         name, make = CASES[index]
         problem = make()
         exact = problem.exact.rlct
+        exact_loss_llc = exact_loss_fn(problem)
         for eps_nb in args.eps_nbeta:
             for batching, trace in SCHEMES:
                 start = time.perf_counter()
@@ -70,7 +76,7 @@ def main() -> None:
                     args.steps // 4,
                     params_every=every,
                 )
-                held = exact_loss_llc(problem, res, nbeta)
+                held = exact_loss_llc(res, nbeta)
                 bias = res.datatree.attrs["noise_bias"]
                 print(
                     f"{name:<24} b={args.batch:<5d} eps*nb={eps_nb:<5g} {batching:<9} {trace:<15} "
