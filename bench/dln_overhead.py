@@ -36,12 +36,16 @@ Rows (per step; all scans compiled ahead of time, as in ``bench/sgld_overhead.py
     (a minibatch is b gathered rows; the epoch permutation is amortised over n / b steps), so a
     smaller ``--n`` (e.g. 20000) only shortens that epoch, and with it the noise of the
     difference on a loaded machine.
+    ``(c') noise='rademacher'``: the same program with ``slt.llc(..., noise="rademacher")``,
+    random signs for the injected noise (:func:`slt.tree.tree_rademacher_like`, 32 per random
+    word, no ``erf_inv``); its ratio to (a) is printed as ``rademacher: overhead_ratio``.
     With ``--breakdown`` (the default), rows that split (c) up: SGD on the fixed batch (the
     gather's cost is (b) minus it), the library kernel ``sgld(...).step`` on a fixed batch and
     with gathered minibatches under ``vmap`` over one chain (the driver's step without its
     bookkeeping), the SGLD update written out without noise with and without the diagnostics
     (``lp``, ``grad_norm``, ``distance``, divergence test), and the noise of one step alone
-    (``slt.tree.tree_normal_like`` and ``w + 1e-3 z``).
+    (``slt.tree.tree_normal_like`` and ``w + 1e-3 z``; the same with
+    ``slt.tree.tree_rademacher_like``).
     Repetitions are interleaved (rep 1 of every row, then rep 2, ...); ``ms/step`` is the
     minimum over repetitions (for (c): min t(K2) - min t(K1)), the median beside it.
     ``overhead_ratio`` = (c) / (a), the issue's target being <= 1.1 from 10^6 parameters;
@@ -190,7 +194,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
     from slt.models import dln
     from slt.posterior import localized_posterior
     from slt.samplers.sgld import sgld
-    from slt.tree import tree_normal_like, tree_size
+    from slt.tree import tree_normal_like, tree_rademacher_like, tree_size
     from slt.validation.suites import BETA0
 
     so = _load("sgld_overhead")
@@ -282,14 +286,16 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
              False), None, False, center),
             ("noise: tree_normal_like + axpy", so.noise_step(tree_normal_like), None, False,
              center),
+            ("noise: tree_rademacher_like + axpy", so.noise_step(tree_rademacher_like), None,
+             False, center),
         ]  # fmt: skip
         for name, step, gather, vmap1, w0 in specs:
             program = so.scan_program(step, steps, gather=gather, vmap1=vmap1)
             scans.append(so.ScanBench(name, program, (w0, data if gather else fixed, key), steps))
     scan_compile_s = time.perf_counter() - t0
 
-    # ---- (c): the program slt.llc compiles, captured and executed
-    def llc_call(num_draws: int):
+    # ---- (c): the program slt.llc compiles, captured and executed; (c') with noise="rademacher"
+    def llc_call(num_draws: int, noise: str = "gaussian"):
         return slt.llc(
             loss,
             center,
@@ -301,18 +307,26 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
             num_burnin=0,
             seed=args.seed,
             progress=False,
+            noise=noise,
             **settings,
         )
 
+    def rademacher_call(num_draws: int):
+        return llc_call(num_draws, "rademacher")
+
     run_module = so.run_module
-    run_module._compiled.cache_clear()  # the capture must go through a fresh jax.jit call
-    try:
-        driver = so.DriverBench("(c) slt.llc sgld, 1 chain", llc_call, k1, k2, mode="exec")
-    finally:
-        run_module._compiled.cache_clear()  # drop the stand-ins the capture cached
+    drivers = []
+    for name, call in [("(c) slt.llc sgld, 1 chain", llc_call), ("(c') noise='rademacher'",
+                       rademacher_call)]:  # fmt: skip
+        run_module._compiled.cache_clear()  # the capture must go through a fresh jax.jit call
+        try:
+            drivers.append(so.DriverBench(name, call, k1, k2, mode="exec"))
+        finally:
+            run_module._compiled.cache_clear()  # drop the stand-ins the capture cached
+    driver, signs = drivers
 
     for _ in range(args.reps):
-        for bench in [*scans, driver]:
+        for bench in [*scans, *drivers]:
             bench.rep()
 
     # ---- report
@@ -329,7 +343,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
         flush=True,
     )
     rows: list[tuple[Any, float | None]] = [(a, model["words_a"]), (b_row, model["words_b"])]
-    rows += [(s, None) for s in scans[2:]] + [(driver, model["words_c"])]
+    rows += [(s, None) for s in scans[2:]] + [(d, model["words_c"]) for d in drivers]
     for bench, words in rows:
         wall = bench.per_step()
         median = bench.per_step(statistics.median)
@@ -362,15 +376,20 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
     else:
         print(f"(c): the peak of this {dev.platform} is not known; achieved rates above")
     print(
-        f"diverging chain in (c): {'yes' if driver.diverged else 'no'}; compile: scans "
+        f"diverging chain in (c), (c'): {'yes' if driver.diverged else 'no'}, "
+        f"{'yes' if signs.diverged else 'no'}; compile: scans "
         f"{scan_compile_s:.0f} s, slt.llc at K1, K2 {driver.compile_s[k1]:.0f}, "
         f"{driver.compile_s[k2]:.0f} s; size total {time.perf_counter() - start:.0f} s; "
         f"peak memory {dln_scale.peak_memory()}"
     )
     cpu_ratio = driver.per_step(clock="cpu") / a.per_step(clock="cpu")
+    t_s = signs.per_step()
+    cpu_ratio_s = signs.per_step(clock="cpu") / a.per_step(clock="cpu")
     print(
         f"overhead_ratio={t_c / t_a:.3f}  c_over_b={t_c / t_b:.3f}  "
-        f"overhead_ratio_cpu={cpu_ratio:.3f}",
+        f"overhead_ratio_cpu={cpu_ratio:.3f}\n"
+        f"rademacher: overhead_ratio={t_s / t_a:.3f}  c_over_b={t_s / t_b:.3f}  "
+        f"overhead_ratio_cpu={cpu_ratio_s:.3f}",
         flush=True,
     )
     result = dict(
@@ -385,12 +404,15 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
         overhead_ratio=t_c / t_a,
         c_over_b=t_c / t_b,
         overhead_ratio_cpu=cpu_ratio,
+        c_rademacher_ms=t_s * 1e3,
+        overhead_ratio_rademacher=t_s / t_a,
+        overhead_ratio_rademacher_cpu=cpu_ratio_s,
         gbs_c=gbs_c,
         gflops_c=gflops_c,
         bw_frac=gbs_c / 1e3 / peaks[0] if peaks else None,
         tf32_frac=gflops_c / 1e3 / peaks[2] if peaks else None,
         device=f"jax {jax.__version__} on {kind} ({os.cpu_count()} host cores)",
-        diverged=driver.diverged,
+        diverged=driver.diverged or signs.diverged,
     )
     return result
 
@@ -452,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{'size':>6} {'params':>12} {'batch':>6} {'(a) fwd-bwd':>12} {'(b) sgd+gath':>12} "
             f"{'(c) sgld':>10} {'overhead_ratio':>14} {'c/b':>6} {'(c) GB/s':>9} "
-            f"{'(c) GFLOP/s':>11} {'%bw':>6} {'%tf32':>6} {'ratio cpu':>9}"
+            f"{'(c) GFLOP/s':>11} {'%bw':>6} {'%tf32':>6} {'ratio cpu':>9} "
+            f"{"(c') signs":>10} {'ratio':>6} {'cpu':>6}"
         )
         for row in rows:
             frac = lambda x: f"{x:6.1%}" if x is not None else f"{'n/a':>6}"
@@ -461,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['a_ms']:>12.3f} {row['b_ms']:>12.3f} {row['c_ms']:>10.3f} "
                 f"{row['overhead_ratio']:>14.3f} {row['c_over_b']:>6.3f} {row['gbs_c']:>9.1f} "
                 f"{row['gflops_c']:>11.1f} {frac(row['bw_frac'])} {frac(row['tf32_frac'])} "
-                f"{row['overhead_ratio_cpu']:>9.3f}"
+                f"{row['overhead_ratio_cpu']:>9.3f} {row['c_rademacher_ms']:>10.3f} "
+                f"{row['overhead_ratio_rademacher']:>6.3f} "
+                f"{row['overhead_ratio_rademacher_cpu']:>6.3f}"
             )
     return 1 if failed else 0
 

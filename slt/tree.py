@@ -11,11 +11,17 @@ import numpy as np
 
 from slt._types import ArrayTree, PRNGKey
 
+NOISES = ("gaussian", "rademacher")
+"""The injected-noise distributions of the SG-MCMC kernels (:func:`tree_noise_like`)."""
+
 __all__ = [
+    "NOISES",
     "tree_add_scaled",
     "tree_dot",
     "tree_isfinite",
+    "tree_noise_like",
     "tree_normal_like",
+    "tree_rademacher_like",
     "tree_size",
     "tree_sq_norm",
     "tree_sub",
@@ -78,3 +84,45 @@ def tree_normal_like(key: PRNGKey, a: ArrayTree) -> ArrayTree:
     parts = jnp.split(flat, np.cumsum(sizes)[:-1]) if len(leaves) > 1 else [flat]
     noise = [p.reshape(x.shape).astype(x.dtype) for p, x in zip(parts, leaves, strict=True)]
     return jax.tree.unflatten(treedef, noise)
+
+
+def tree_rademacher_like(key: PRNGKey, a: ArrayTree) -> ArrayTree:
+    """Independent random signs (±1, each with probability ½) shaped like ``a``.
+
+    One 32-bit threefry word gives 32 signs: each bit b becomes the float whose bit pattern is
+    ``1.0`` with b in the sign bit. Mean 0, variance 1 and zero third moment, like N(0, 1), at a
+    32nd of the random words and without the ``erf_inv`` of a normal draw: 0.37 ms instead of
+    3.7 ms for 10^6 entries on one CPU core (bench/dln_overhead.py).
+    """
+    leaves, treedef = jax.tree.flatten(a)
+    if not leaves:
+        return a
+    sizes = [x.size for x in leaves]
+    total = sum(sizes)
+    with jax.threefry_partitionable(False):
+        words = jax.random.bits(key, (-(-total // 32),), jnp.uint32)
+    shifts = jnp.arange(32, dtype=jnp.uint32)
+    patterns = ((words[:, None] >> shifts) << 31) | jnp.uint32(0x3F800000)
+    flat = jax.lax.bitcast_convert_type(patterns, jnp.float32).reshape(-1)[:total]
+    parts = jnp.split(flat, np.cumsum(sizes)[:-1]) if len(leaves) > 1 else [flat]
+    noise = [p.reshape(x.shape).astype(x.dtype) for p, x in zip(parts, leaves, strict=True)]
+    return jax.tree.unflatten(treedef, noise)
+
+
+def tree_noise_like(key: PRNGKey, a: ArrayTree, kind: str = "gaussian") -> ArrayTree:
+    """The kernels' injected noise shaped like ``a``: ``kind`` is one of :data:`NOISES`.
+
+    ``"gaussian"`` is :func:`tree_normal_like`; ``"rademacher"`` is
+    :func:`tree_rademacher_like`, the two-point increment of the simplified weak Euler scheme
+    (Kloeden & Platen 1992, §14.1). Any increment with the first three moments of
+    N(0, 1) keeps the Euler scheme's weak order 1, so the chain's stationary law differs from
+    the Gaussian one only in the O(ε) discretisation term. On a quadratic loss the SGLD
+    recursion is linear and its stationary mean and covariance depend on the noise only through
+    its covariance, so every second-moment statistic (the trace of the loss, hence λ̂) is the
+    same in expectation as with Gaussian noise.
+    """
+    if kind == "gaussian":
+        return tree_normal_like(key, a)
+    if kind == "rademacher":
+        return tree_rademacher_like(key, a)
+    raise ValueError(f"noise must be one of {', '.join(map(repr, NOISES))}; got {kind!r}")

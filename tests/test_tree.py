@@ -9,7 +9,9 @@ from slt.tree import (
     tree_add_scaled,
     tree_dot,
     tree_isfinite,
+    tree_noise_like,
     tree_normal_like,
+    tree_rademacher_like,
     tree_size,
     tree_sq_norm,
     tree_sub,
@@ -108,6 +110,37 @@ def test_tree_normal_like_leaves_get_independent_noise():
     # the two leaves are uncorrelated: corr SE ~ 1/sqrt(2000) = 0.022
     x, y = np.ravel(np.asarray(big["x"])), np.asarray(big["y"])
     assert abs(np.corrcoef(x, y)[0, 1]) < 0.11
+
+
+def test_tree_rademacher_like_is_signs_with_the_shapes_dtypes_and_keys():
+    a = _tree(5)
+    a["b"] = a["b"].astype(jnp.bfloat16)
+    key = jax.random.key(11)
+    z = tree_rademacher_like(key, a)
+    _assert_same_structure(z, a)
+    assert set(np.unique(_flat(z))) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(_flat(z), _flat(tree_rademacher_like(key, a)))
+    assert not np.array_equal(_flat(z), _flat(tree_rademacher_like(jax.random.key(12), a)))
+    assert tree_rademacher_like(key, {}) == {}
+    # leaves that share a word get different signs from it, and the dispatcher routes by name
+    same = {"a": jnp.zeros((50,)), "b": jnp.zeros((50,))}
+    z = tree_noise_like(jax.random.key(3), same, "rademacher")
+    assert not np.array_equal(np.asarray(z["a"]), np.asarray(z["b"]))
+    with pytest.raises(ValueError, match="noise must be one of 'gaussian', 'rademacher'"):
+        tree_noise_like(key, same, "uniform")
+
+
+def test_tree_rademacher_like_signs_are_fair_and_uncorrelated():
+    # 32 signs come from each random word: check the balance and the correlation of neighbours
+    # in a word (lag 1), across words (lag 32) and far apart. 2^20 signs: the SE of a mean or a
+    # correlation is 1/1024 ~ 0.001; tolerances are 5 SE.
+    z = np.asarray(tree_rademacher_like(jax.random.key(0), jnp.zeros(2**20)), np.float64)
+    assert abs(z.mean()) < 5e-3
+    for lag in (1, 31, 32, 33, 1000):
+        assert abs(np.mean(z[lag:] * z[:-lag])) < 5e-3, lag
+    # every bit position of the word is fair (SE 1/sqrt(2^15) ~ 0.0055 per position)
+    per_bit = z.reshape(-1, 32).mean(axis=0)
+    assert np.abs(per_bit).max() < 0.03
 
 
 def test_reductions_of_low_precision_leaves_are_float32():

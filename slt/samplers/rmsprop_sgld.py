@@ -28,7 +28,7 @@ from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.posterior import Posterior, evaluate
 from slt.samplers.mala import acceptance_probability, without_acceptance
-from slt.tree import tree_normal_like, tree_size, tree_sq_norm
+from slt.tree import tree_noise_like, tree_size, tree_sq_norm
 
 __all__ = ["RMSPropSGLDState", "build_kernel", "init", "rmsprop_sgld"]
 
@@ -56,6 +56,7 @@ def build_kernel(
     beta2: float = 0.999,
     eps: float = 1e-8,
     mala: bool = False,
+    noise: str = "gaussian",
 ):
     """The RMSProp-SGLD step with base step size :math:`\\epsilon` = ``step_size``."""
 
@@ -76,13 +77,13 @@ def build_kernel(
             lambda s: jnp.where(s > 0, step_size / (jnp.sqrt(s / correction) + eps), step_size),
             v,
         )
-        noise = tree_normal_like(rng_key, w)
+        xi = tree_noise_like(rng_key, w, noise)
         new = jax.tree.map(
             lambda x, e, g, z: x + (0.5 * e) * g + jnp.sqrt(e) * z,
             w,
             steps,
             ev.logdensity_grad,
-            noise,
+            xi,
         )
         acc = acceptance_probability(posterior, batch, w, ev, new, steps) if mala else None
         total = sum(jax.tree.leaves(jax.tree.map(jnp.sum, steps)), start=jnp.zeros(()))
@@ -105,6 +106,7 @@ def rmsprop_sgld(
     beta2: float = 0.999,
     eps: float = 1e-8,
     mala: bool = False,
+    noise: str = "gaussian",
 ) -> SamplingAlgorithm:
     """RMSProp-SGLD as a :class:`~slt.base.SamplingAlgorithm`.
 
@@ -120,9 +122,14 @@ def rmsprop_sgld(
     mala
         Also report the MALA acceptance probability of each (preconditioned) step;
         ``plain_step`` is then the step without it.
+    noise
+        The law of :math:`\\xi_t`: ``"gaussian"`` or ``"rademacher"``
+        (:func:`slt.tree.tree_noise_like`).
     """
-    step = build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala)
+    step = build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala, noise=noise)
     if not mala:
         return SamplingAlgorithm(init, step)
-    plain = without_acceptance(build_kernel(posterior, step_size, beta2=beta2, eps=eps))
+    plain = without_acceptance(
+        build_kernel(posterior, step_size, beta2=beta2, eps=eps, noise=noise)
+    )
     return SamplingAlgorithm(init, step, plain)

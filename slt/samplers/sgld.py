@@ -21,7 +21,7 @@ from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.posterior import Posterior, evaluate
 from slt.samplers.mala import acceptance_probability, without_acceptance
-from slt.tree import tree_normal_like, tree_sq_norm
+from slt.tree import tree_noise_like, tree_sq_norm
 
 __all__ = ["SGLDState", "build_kernel", "init", "sgld"]
 
@@ -38,16 +38,18 @@ def init(position: ArrayTree, rng_key: PRNGKey | None = None) -> SGLDState:
     return SGLDState(position)
 
 
-def build_kernel(posterior: Posterior, step_size: float, *, mala: bool = False):
+def build_kernel(
+    posterior: Posterior, step_size: float, *, mala: bool = False, noise: str = "gaussian"
+):
     """The SGLD step for ``posterior`` with step size :math:`\\epsilon` = ``step_size``."""
 
     def kernel(rng_key: PRNGKey, state: SGLDState, batch: Batch) -> tuple[SGLDState, StepInfo]:
         w = state.position
         ev = evaluate(posterior, w, batch)
-        noise = tree_normal_like(rng_key, w)
+        xi = tree_noise_like(rng_key, w, noise)
         scale = jnp.sqrt(step_size)
         new = jax.tree.map(
-            lambda x, g, z: x + (0.5 * step_size) * g + scale * z, w, ev.logdensity_grad, noise
+            lambda x, g, z: x + (0.5 * step_size) * g + scale * z, w, ev.logdensity_grad, xi
         )
         acc = None
         if mala:
@@ -65,7 +67,9 @@ def build_kernel(posterior: Posterior, step_size: float, *, mala: bool = False):
     return kernel
 
 
-def sgld(posterior: Posterior, step_size: float, *, mala: bool = False) -> SamplingAlgorithm:
+def sgld(
+    posterior: Posterior, step_size: float, *, mala: bool = False, noise: str = "gaussian"
+) -> SamplingAlgorithm:
     """SGLD as a :class:`~slt.base.SamplingAlgorithm`.
 
     Parameters
@@ -77,8 +81,13 @@ def sgld(posterior: Posterior, step_size: float, *, mala: bool = False) -> Sampl
     mala
         Also report the MALA acceptance probability of each step (one more gradient per step);
         ``plain_step`` is then the step without it.
+    noise
+        The law of :math:`\\xi_t`: ``"gaussian"`` or ``"rademacher"`` (independent signs, the
+        weak Euler increment; see :func:`slt.tree.tree_noise_like`).
     """
     if not mala:
-        return SamplingAlgorithm(init, build_kernel(posterior, step_size))
-    plain = without_acceptance(build_kernel(posterior, step_size))
-    return SamplingAlgorithm(init, build_kernel(posterior, step_size, mala=True), plain)
+        return SamplingAlgorithm(init, build_kernel(posterior, step_size, noise=noise))
+    plain = without_acceptance(build_kernel(posterior, step_size, noise=noise))
+    return SamplingAlgorithm(
+        init, build_kernel(posterior, step_size, mala=True, noise=noise), plain
+    )

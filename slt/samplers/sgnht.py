@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from slt._types import ArrayTree, Batch, PRNGKey
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.posterior import Posterior, evaluate
-from slt.tree import tree_normal_like, tree_size, tree_sq_norm
+from slt.tree import tree_noise_like, tree_normal_like, tree_size, tree_sq_norm
 
 __all__ = ["SGNHTState", "build_kernel", "init", "sgnht"]
 
@@ -46,7 +46,9 @@ def init(position: ArrayTree, rng_key: PRNGKey, *, diffusion: float = 0.01) -> S
     return SGNHTState(position, momentum, jnp.asarray(diffusion, dtype))
 
 
-def build_kernel(posterior: Posterior, step_size: float, *, diffusion: float = 0.01):
+def build_kernel(
+    posterior: Posterior, step_size: float, *, diffusion: float = 0.01, noise: str = "gaussian"
+):
     """The SGNHT step: step :math:`h` = ``step_size``, diffusion :math:`A` = ``diffusion``."""
 
     def kernel(rng_key: PRNGKey, state: SGNHTState, batch: Batch) -> tuple[SGNHTState, StepInfo]:
@@ -54,10 +56,10 @@ def build_kernel(posterior: Posterior, step_size: float, *, diffusion: float = 0
         d = tree_size(w)
         h = step_size
         ev = evaluate(posterior, w, batch)
-        noise = tree_normal_like(rng_key, w)
+        z = tree_noise_like(rng_key, w, noise)
         scale = jnp.sqrt(2.0 * diffusion * h)
         p_new = jax.tree.map(
-            lambda m, g, z: m - (h * xi) * m + h * g + scale * z, p, ev.logdensity_grad, noise
+            lambda m, g, e: m - (h * xi) * m + h * g + scale * e, p, ev.logdensity_grad, z
         )
         w_new = jax.tree.map(lambda x, m: x + h * m, w, p_new)
         kinetic = tree_sq_norm(p_new) / d
@@ -73,7 +75,9 @@ def build_kernel(posterior: Posterior, step_size: float, *, diffusion: float = 0
     return kernel
 
 
-def sgnht(posterior: Posterior, step_size: float, *, diffusion: float = 0.01) -> SamplingAlgorithm:
+def sgnht(
+    posterior: Posterior, step_size: float, *, diffusion: float = 0.01, noise: str = "gaussian"
+) -> SamplingAlgorithm:
     """SGNHT as a :class:`~slt.base.SamplingAlgorithm`.
 
     Parameters
@@ -84,8 +88,11 @@ def sgnht(posterior: Posterior, step_size: float, *, diffusion: float = 0.01) ->
         :math:`h`, the integration step.
     diffusion
         :math:`A`, the injected noise level and initial thermostat value.
+    noise
+        The law of the injected increments: ``"gaussian"`` or ``"rademacher"``
+        (:func:`slt.tree.tree_noise_like`; the initial momentum is Gaussian either way).
     """
     return SamplingAlgorithm(
         lambda position, rng_key: init(position, rng_key, diffusion=diffusion),
-        build_kernel(posterior, step_size, diffusion=diffusion),
+        build_kernel(posterior, step_size, diffusion=diffusion, noise=noise),
     )

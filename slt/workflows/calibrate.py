@@ -124,7 +124,7 @@ from slt.estimators.llc import estimate_llc
 from slt.gradient import GRADIENTS, Anchor, full_loss_and_grad
 from slt.posterior import LossFn
 from slt.samplers.run import run_chains
-from slt.tree import tree_size
+from slt.tree import NOISES, tree_size
 from slt.workflows.checks import (
     check_choice,
     check_int,
@@ -259,9 +259,9 @@ class Calibration(NamedTuple):
         ``xarray.DataTree`` whose ``calibration`` group holds one variable per statistic over
         dims ``(step_size, gamma)``, plus ``nbeta`` when ``nbetas`` was given, and the
         recommendation in its attrs.
-    sampler, sampler_options, batch_size, gradient, batching
-        The sampler, batch size, gradient estimator and minibatch schedule calibrated for (the
-        step size is only valid with them).
+    sampler, sampler_options, batch_size, gradient, batching, noise
+        The sampler, batch size, gradient estimator, minibatch schedule and injected noise
+        calibrated for (the step size is only valid with them).
     """
 
     step_size: float
@@ -274,6 +274,7 @@ class Calibration(NamedTuple):
     batch_size: int
     gradient: str = "minibatch"
     batching: str = "reshuffle"
+    noise: str = "gaussian"
 
     @property
     def llc_kwargs(self) -> dict[str, Any]:
@@ -286,6 +287,7 @@ class Calibration(NamedTuple):
             "batch_size": self.batch_size,
             "gradient": self.gradient,
             "batching": self.batching,
+            "noise": self.noise,
         } | ({"sampler_options": dict(self.sampler_options)} if self.sampler_options else {})
 
 
@@ -608,6 +610,7 @@ def calibrate(
     nbetas: Sequence[float] | None = None,
     sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
     sampler_options: dict[str, Any] | None = None,
+    noise: Literal["gaussian", "rademacher"] = "gaussian",
     gradient: Literal["minibatch", "control_variate"] = "minibatch",
     anchor: Anchor | None = None,
     batch_size: int = 256,
@@ -644,6 +647,8 @@ def calibrate(
     sampler, sampler_options
         As in :func:`slt.llc`. ``"sgnht"`` has no MALA diagnostic: its acceptance check is
         skipped.
+    noise
+        The law of the injected noise, as in :func:`slt.llc`.
     gradient
         The gradient estimator, as in :func:`slt.llc` (the step size is only valid with it).
     anchor
@@ -751,6 +756,7 @@ def calibrate(
         raise ValueError(f"thresholds must be a Thresholds; got {thresholds!r}")
     mala = sampler != "sgnht"
     check_sampler(sampler, mala=mala, options=sampler_options)
+    check_choice("noise", noise, NOISES)
     check_choice("gradient", gradient, GRADIENTS)
     check_params(params)
     check_loss_fn(loss_fn, params, data, batch_size)
@@ -760,7 +766,7 @@ def calibrate(
         anchor = full_loss_and_grad(loss_fn, params, data)
 
     options = dict(sampler_options or {})
-    builder = LocalSampler(sampler, loss_fn, mala, tuple(sorted(options)))
+    builder = LocalSampler(sampler, loss_fn, mala, tuple(sorted(options)), noise=noise)
     block = max(1, min(n // batch_size, num_draws // 40))
     key = jax.random.key(seed)
 
@@ -909,6 +915,7 @@ def calibrate(
             "gradient": gradient,
             "batch_size": batch_size,
             "batching": batching,
+            "noise": noise,
             "num_chains": num_chains,
             "num_draws": num_draws,
             "num_burnin": num_burnin,
@@ -936,6 +943,7 @@ def calibrate(
         batch_size=batch_size,
         gradient=gradient,
         batching=batching,
+        noise=noise,
     )
 
 

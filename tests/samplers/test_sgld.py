@@ -5,16 +5,19 @@ localized tempered posterior is then exactly Gaussian with diagonal precision
 P = nbeta * LAM + gamma and mean m = (nbeta * LAM * xbar + gamma * c) / P. SGLD on it is, per
 coordinate, the AR(1) chain x' = x + (eps/2)(-P (x - m)) + sqrt(eps) xi, whose stationary law is
 N(m, eps / (1 - (1 - eps P / 2)^2)) = N(m, 1 / (P (1 - eps P / 4))): exact for every eps < 4/P.
+The recursion is linear, so its stationary mean and variance depend on xi only through its mean
+and variance: the same formula holds for Rademacher signs (noise="rademacher").
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from slt.base import StepInfo
 from slt.posterior import localized_posterior
 from slt.samplers.sgld import SGLDState, sgld
-from slt.tree import tree_normal_like
+from slt.tree import tree_noise_like, tree_normal_like
 
 NBETA, GAMMA = 10.0, 1.0
 LAM = {"a": np.array([1.0, 4.0]), "b": np.array([2.0])}
@@ -75,7 +78,7 @@ def _to_tree(flat):
     return {"a": flat[:2], "b": flat[2:]}
 
 
-def _sample(eps, n_steps, seed, out, mala=False):
+def _sample(eps, n_steps, seed, out, mala=False, noise="gaussian"):
     """``n_steps`` SGLD steps of independent chains from the centre, one per entry of ``eps``.
 
     The step size is traced (one compilation serves every step size); jit, scan over steps,
@@ -83,7 +86,7 @@ def _sample(eps, n_steps, seed, out, mala=False):
     """
 
     def chain(key, step_size):
-        alg = sgld(POSTERIOR, step_size, mala=mala)
+        alg = sgld(POSTERIOR, step_size, mala=mala, noise=noise)
 
         def body(state, k):
             state, info = alg.step(k, state, BATCH)
@@ -114,17 +117,20 @@ def test_gaussian_target_is_what_the_docstring_says():
     np.testing.assert_allclose(_flat(grad), _np_grad_log_p(w), rtol=1e-4, atol=1e-4)
 
 
-def test_one_step_update_and_info():
+@pytest.mark.parametrize("noise", ["gaussian", "rademacher"])
+def test_one_step_update_and_info(noise):
     eps = 0.01
     w = MEAN + np.array([0.7, -0.4, 0.25])
     key = jax.random.key(42)
-    alg = sgld(POSTERIOR, eps)
+    alg = sgld(POSTERIOR, eps, noise=noise)
     state = alg.init(_to_tree(w), jax.random.key(0))
     assert isinstance(state, SGLDState)
     step = jax.jit(alg.step)
     new, info = step(key, state, BATCH)
     assert isinstance(info, StepInfo)
-    xi = _flat(tree_normal_like(key, _to_tree(w)))
+    xi = _flat(tree_noise_like(key, _to_tree(w), noise))
+    if noise == "rademacher":
+        assert set(np.abs(xi)) == {1.0}
     expected = w + 0.5 * eps * _np_grad_log_p(w) + np.sqrt(eps) * xi
     np.testing.assert_allclose(_flat(new.position), expected, rtol=1e-5, atol=1e-5)
     assert jax.tree.structure(new.position) == jax.tree.structure(state.position)
@@ -189,10 +195,11 @@ def test_mala_acceptance_small_and_large_steps():
     assert chain_means.mean() < 0.9
 
 
-def test_stationary_mean_and_variance():
+@pytest.mark.parametrize("noise", ["gaussian", "rademacher"])
+def test_stationary_mean_and_variance(noise):
     eps = 0.005  # eps * P = [0.055, 0.205, 0.105]
     n_chains, n_steps, burn = 500, 1500, 500
-    xs = _sample(np.full(n_chains, eps), n_steps, 3, _positions)[:, burn:]
+    xs = _sample(np.full(n_chains, eps), n_steps, 3, _positions, noise=noise)[:, burn:]
     # Burn-in: the slowest coordinate contracts by (1 - eps P/2)^t = 0.9725^500 < 1e-6 from a
     # start O(1) away, so the transient is negligible against the errors below.
     var_exact = 1.0 / (PREC * (1.0 - eps * PREC / 4.0))

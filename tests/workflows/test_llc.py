@@ -84,6 +84,15 @@ def test_every_sampler_runs(sampler):
     assert np.isfinite(res.llc) and res.datatree.attrs["sampler"] == sampler
 
 
+@pytest.mark.parametrize("sampler", ["sgld", "rmsprop_sgld", "sgnht"])
+def test_every_sampler_takes_rademacher_noise(sampler):
+    step = {"sgld": 4e-4, "rmsprop_sgld": 1e-5, "sgnht": 1e-2}[sampler]
+    settings = SMALL | {"step_size": step, "sampler": sampler}
+    res = slt.llc(*regression(), noise="rademacher", **settings)
+    assert np.isfinite(res.llc) and res.datatree.attrs["noise"] == "rademacher"
+    assert res.llc != slt.llc(*regression(), **settings).llc
+
+
 def test_steps_per_draw_and_params_every():
     res = slt.llc(*regression(), steps_per_draw=3, params_every=10, **SMALL)
     assert res.datatree["sample_stats"]["loss"].shape == (2, 50)
@@ -149,6 +158,7 @@ BAD = [
     (dict(params_every=7), "params_every"),
     (dict(sampler_options={"beta2": 0.9}), "sampler_options"),
     (dict(sampler="sgnht", mala_diagnostic=True), "mala_diagnostic"),
+    (dict(noise="uniform"), "noise must be one of 'gaussian', 'rademacher'"),
 ]
 
 
