@@ -123,8 +123,12 @@ def _program(
     nbeta,
     divergence_threshold,
     run_id=None,
+    burnin_algorithm: SamplingAlgorithm | None = None,
 ):
     """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted).
+
+    The burn-in steps take ``burnin_algorithm`` when given (the same sampler at another step
+    size: its state must have the same structure), the kept draws ``algorithm``.
 
     With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
     the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
@@ -164,7 +168,7 @@ def _program(
         else:
             threshold = jnp.asarray(divergence_threshold)
 
-        def step_fn(carry, step):
+        def step_fn(carry, step, algorithm=algorithm):
             state, perm, diverged = carry
             batch, perm = batch_at(data, batcher, batch_key, perm, step)
             distance = jnp.sqrt(tree_sq_norm(tree_sub(state.position, center)))
@@ -204,7 +208,9 @@ def _program(
             return carry, (stats, carry[0].position if params_every else None)
 
         carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
-        carry, warmup = scan(step_fn, carry, jnp.arange(settings.num_burnin))
+        warm = burnin_algorithm or algorithm
+        warm_fn = functools.partial(step_fn, algorithm=warm)
+        carry, warmup = scan(warm_fn, carry, jnp.arange(settings.num_burnin))
         starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
         carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
         stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
@@ -238,6 +244,9 @@ def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshol
     def program(keys, center, data, hyper, run_id=None):
         anchor = hyper.get("anchor")
         loss = loss_fn if anchor is None else control_variate(loss_fn, center, anchor)
+        warm = None
+        if "burnin_step_size" in hyper:
+            warm = build(center, hyper | {"step_size": hyper["burnin_step_size"]})
         run = _program(
             build(center, hyper),
             loss,
@@ -245,6 +254,7 @@ def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshol
             hyper["nbeta"],
             hyper["divergence_threshold"] if has_threshold else None,
             run_id,
+            warm,
         )
         return run(keys, center, data)
 
@@ -320,6 +330,8 @@ def run_chains(
         Split chains over the visible devices.
     hyper
         With a builder: the numbers it reads (``nbeta`` and ``divergence_threshold`` are added).
+        With a ``burnin_step_size`` entry, the burn-in steps are taken by
+        ``algorithm(center, hyper | {"step_size": hyper["burnin_step_size"]})``.
     anchor
         With a builder: the full-data loss and gradient at ``center``
         (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run

@@ -155,6 +155,7 @@ def llc(
     beta: float | None = None,
     gamma: float = 1.0,
     step_size: float | Literal["auto"] = 1e-4,
+    burnin_step_size: float | None = None,
     num_chains: int = 8,
     num_draws: int = 2000,
     num_burnin: int = 500,
@@ -207,6 +208,13 @@ def llc(
         and the sweep is kept as the ``calibration`` group of the result with the reasons in
         the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
         gradient evaluations.
+    burnin_step_size
+        The step size of the ``num_burnin`` burn-in steps (default ``step_size``). The chains
+        start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set; in
+        the soft directions of a singular model that takes about
+        :math:`\sqrt{n\beta}/(\epsilon n\beta)` steps. A larger burn-in step gets there
+        sooner, and the draws at ``step_size`` then relax its excess heat in the stiff
+        directions within a few :math:`1/(\epsilon n\beta)` steps.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
@@ -332,6 +340,8 @@ def llc(
     if params_every and num_draws % params_every:
         raise ValueError(f"params_every must divide num_draws ({num_draws}); got {params_every}")
     seed = check_int("seed", seed, low=0)
+    if burnin_step_size is not None:
+        burnin_step_size = check_positive("burnin_step_size", burnin_step_size)
     if prior_scale is not None:
         check_positive("prior_scale", prior_scale)
     if divergence_threshold is not None:
@@ -404,7 +414,9 @@ def llc(
         divergence_threshold=divergence_threshold,
         params_every=params_every,
         shard=shard,
-        hyper={"gamma": gamma, "step_size": step_size} | options,
+        hyper={"gamma": gamma, "step_size": step_size}
+        | options
+        | ({} if burnin_step_size is None else {"burnin_step_size": burnin_step_size}),
         anchor=anchor,
         progress=resolve_progress(progress),
     )
@@ -473,6 +485,7 @@ def llc(
         "beta": nbeta_value / n,
         "gamma": gamma,
         "step_size": step_size,
+        "burnin_step_size": step_size if burnin_step_size is None else burnin_step_size,
         "num_chains": num_chains,
         "num_draws": num_draws,
         "num_burnin": num_burnin,

@@ -93,6 +93,34 @@ def test_every_sampler_takes_rademacher_noise(sampler):
     assert res.llc != slt.llc(*regression(), **settings).llc
 
 
+def test_burnin_step_size_drives_the_burnin_only():
+    res = slt.llc(*regression(), burnin_step_size=2e-3, **SMALL)
+    warm = res.datatree["warmup_sample_stats"]["step_size"].values
+    kept = res.datatree["sample_stats"]["step_size"].values
+    np.testing.assert_allclose(warm, np.float32(2e-3))
+    np.testing.assert_allclose(kept, np.float32(SMALL["step_size"]))
+    assert res.datatree.attrs["burnin_step_size"] == 2e-3
+    # a burn-in step far too large diverges the burn-in, and with it the run
+    with pytest.raises(slt.DivergenceError):
+        slt.llc(*regression(), burnin_step_size=10.0, **SMALL)
+    assert slt.llc(*regression(), **SMALL).datatree.attrs["burnin_step_size"] == 4e-4
+
+
+def test_a_hot_burnin_reaches_the_typical_set_sooner():
+    # Chains start at w*, the bottom of the loss; on this regular model (d = 3, full batch, Hessian
+    # near I) nβ E[L - L(w*)] = d/2 = 1.5 at equilibrium, approached as 1.5 (1 - exp(-ε nβ t)).
+    # At εnβ = 0.001 the draws t = 100..300 average 1.5 (1 - 0.82) = 0.27; after a burn-in at
+    # εnβ = 0.06 they start relaxed and average 1.5 (the kept step is the same, and so is the
+    # stationary law). A chain's mean is about one draw of χ²_3/2 (sd 1.2: the draws are far
+    # shorter than the 1/(εnβ) = 1000-step correlation), so 64 chains give sd ≈ 0.15: the
+    # bounds are 3 sd away.
+    loss_fn, params, data = regression()
+    cool = dict(num_chains=64, num_draws=200, num_burnin=100, batch_size=500, nbeta=100.0)
+    cold = slt.llc(loss_fn, params, data, step_size=1e-5, **cool)
+    warm = slt.llc(loss_fn, params, data, step_size=1e-5, burnin_step_size=6e-4, **cool)
+    assert cold.llc < 0.75 and 1.0 < warm.llc < 2.0, (cold.llc, warm.llc)
+
+
 def test_steps_per_draw_and_params_every():
     res = slt.llc(*regression(), steps_per_draw=3, params_every=10, **SMALL)
     assert res.datatree["sample_stats"]["loss"].shape == (2, 50)
@@ -159,6 +187,7 @@ BAD = [
     (dict(sampler_options={"beta2": 0.9}), "sampler_options"),
     (dict(sampler="sgnht", mala_diagnostic=True), "mala_diagnostic"),
     (dict(noise="uniform"), "noise must be one of 'gaussian', 'rademacher'"),
+    (dict(burnin_step_size=0.0), "burnin_step_size"),
 ]
 
 
