@@ -95,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=1000, help="SGLD steps per chain (default 1000)")
     p.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     p.add_argument("--sampler", default="sgld", choices=("sgld", "rmsprop_sgld"))
+    p.add_argument(
+        "--noise",
+        default="gaussian",
+        choices=("gaussian", "rademacher"),
+        help="the injected noise (slt.llc's noise=; default gaussian)",
+    )
     p.add_argument("--layers", type=int, default=4, help="weight matrices (default 4)")
     p.add_argument(
         "--rank-fraction", type=float, default=0.5, help="true rank / width (default 0.5)"
@@ -180,6 +186,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
         num_draws=args.steps - burnin,
         num_burnin=burnin,
         seed=args.seed,
+        noise=args.noise,
         **settings,
     )
     llc_seconds = time.perf_counter() - t0
@@ -267,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = llc_settings(args)
     print(
-        f"{args.sampler}, {args.chains} chains x {args.steps} steps ({args.steps // 4} burn-in), "
+        f"{args.sampler} ({args.noise} noise), {args.chains} chains x {args.steps} steps "
+        f"({args.steps // 4} burn-in), "
         f"n = {args.n}, beta = {BETA0}/log n, gamma = 1, "
         f"step = {settings['step_size']:g}, batch = {settings['batch_size']}; "
         f"{args.layers} square layers, r = {args.rank_fraction:g} x width",

@@ -29,10 +29,11 @@ Rows, per model (each per-step time is the minimum over ``--reps`` interleaved r
     on a synthetic dataset of 4 batches, called twice; the second call reuses the compiled
     program, so its wall time is the steps plus the initial-loss epoch (4 forward passes) and
     the host work, divided here by ``steps``. Skipped with ``--no-llc``.
-    ``sgld/train`` is (b) / (a). ``peak mem``: ``peak_bytes_in_use`` of
-    ``jax.devices()[0].memory_stats()`` where the backend reports it (GPU, TPU), else "n/a"
-    (CPU); it is the process-wide peak so far, so the second model's value includes the first's
-    if larger.
+    ``sgld/train`` is (b) / (a). ``--noise rademacher`` draws the injected noise of (b) and (c)
+    as random signs (``slt.llc(..., noise="rademacher")``). ``peak mem``: ``peak_bytes_in_use``
+    of ``jax.devices()[0].memory_stats()`` where the backend reports it (GPU, TPU), else the
+    process's maximum resident set ("RSS", CPU); it is the process-wide peak so far, so the
+    second model's value includes the first's if larger.
 """
 
 import argparse
@@ -46,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from dln_scale import peak_memory  # this script's directory is on sys.path
 from flax import nnx
 
 from slt.adapters import from_nnx
@@ -135,17 +137,6 @@ class Timed:
         self.times.append((time.perf_counter() - start) / self.steps)
 
 
-def peak_memory() -> str:
-    """``peak_bytes_in_use`` of the first device, when the backend reports it."""
-    try:
-        stats = jax.devices()[0].memory_stats()
-    except Exception:  # backends without memory statistics
-        stats = None
-    if stats and "peak_bytes_in_use" in stats:
-        return f"{stats['peak_bytes_in_use'] / 2**30:.2f} GiB"
-    return "n/a"
-
-
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
     wall = time.perf_counter()
@@ -156,7 +147,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     optimizer = optax.adam(1e-4)
     nbeta = len(next(iter(data.values()))) / math.log(len(next(iter(data.values()))))
     posterior = localized_posterior(model.loss_fn, params, nbeta=nbeta, gamma=args.gamma)
-    algorithm = sgld(posterior, args.step_size)
+    algorithm = sgld(posterior, args.step_size, noise=args.noise)
     zero = jnp.zeros(())
     train = Timed(
         "(a) train step",
@@ -191,6 +182,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
             num_chains=1,
             num_draws=args.steps,
             num_burnin=0,
+            noise=args.noise,
             progress=False,
         )
         with warnings.catch_warnings():
@@ -218,6 +210,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; quick 2)")
     p.add_argument("--step-size", type=float, default=1e-7, help="SGLD epsilon")
     p.add_argument("--gamma", type=float, default=100.0)
+    p.add_argument("--noise", choices=("gaussian", "rademacher"), default="gaussian")
     p.add_argument("--no-llc", dest="llc", action="store_false", help="skip row (c)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -233,7 +226,7 @@ def main() -> None:
     print(
         f"jax {jax.__version__}, device {jax.devices()[0].device_kind} "
         f"({jax.default_backend()}), batch {args.batch_size}, {args.steps} steps x "
-        f"{args.reps} reps{' (--quick)' if args.quick else ''}",
+        f"{args.reps} reps, noise {args.noise}{' (--quick)' if args.quick else ''}",
         flush=True,
     )
     rows = [bench_model(name.strip(), args) for name in args.models.split(",")]
