@@ -158,11 +158,15 @@ def _int_list(flag: str, text: str) -> list[int]:
 def _llc_settings(args: argparse.Namespace) -> dict:
     """The keyword arguments of slt.llc given by the sampler flags."""
     options = {
-        k: getattr(args, k) for k in ("beta2", "eps", "diffusion") if getattr(args, k) is not None
+        k: getattr(args, k)
+        for k in ("beta2", "eps", "adapt_steps", "diffusion")
+        if getattr(args, k) is not None
     }
     return dict(
         sampler=args.sampler,
         step_size=args.step_size,
+        burnin_step_size=args.burnin_step_size,
+        noise=args.noise,
         nbeta=args.nbeta,
         beta=args.beta,
         gamma=args.gamma,
@@ -216,6 +220,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         gammas=(settings["gamma"],),
         sampler=settings["sampler"],
         sampler_options=settings["sampler_options"],
+        noise=settings["noise"],
         batch_size=settings["batch_size"],
         num_chains=settings["num_chains"],
         seed=settings["seed"],
@@ -279,6 +284,13 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group("sampler (see slt.llc)")
     run.add_argument("--sampler", choices=("sgld", "rmsprop_sgld", "sgnht"), default="sgld")
     run.add_argument("--step-size", type=float, default=1e-4, help="ε (default 1e-4)")
+    run.add_argument("--burnin-step-size", type=float, help="ε of the burn-in (default: ε)")
+    run.add_argument(
+        "--noise",
+        choices=("gaussian", "rademacher"),
+        default="gaussian",
+        help="injected noise: normals or random signs (default gaussian)",
+    )
     temp = run.add_mutually_exclusive_group()
     temp.add_argument("--nbeta", type=float, help="nβ (default n / log n)")
     temp.add_argument("--beta", type=float, help="β (default 1 / log n)")
@@ -292,6 +304,9 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--mala", action="store_true", help="record the MALA acceptance rate")
     run.add_argument("--beta2", type=float, help="RMSProp-SGLD: second-moment decay")
     run.add_argument("--eps", type=float, help="RMSProp-SGLD: preconditioner floor")
+    run.add_argument(
+        "--adapt-steps", type=int, help="RMSProp-SGLD: freeze the preconditioner after this step"
+    )
     run.add_argument("--diffusion", type=float, help="SGNHT: diffusion constant")
     run.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     run.add_argument("--no-shard", action="store_true", help="keep all chains on one device")

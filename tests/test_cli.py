@@ -18,6 +18,18 @@ def test_estimate_rrr_saves_a_result_that_loads_back(tmp_path, capsys):
     assert res.datatree.attrs["num_draws"] == 200 and res.datatree.attrs["batch_size"] == 100
 
 
+def test_estimate_passes_the_noise_burnin_step_and_rmsprop_freeze(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "1000", "--chains", "2"]
+    argv += ["--draws", "100", "--burnin", "50", "--batch-size", "100", "-o", str(out)]
+    argv += ["--sampler", "rmsprop_sgld", "--step-size", "1e-5", "--adapt-steps", "50"]
+    argv += ["--noise", "rademacher", "--burnin-step-size", "2e-5"]
+    assert main(argv) == 0
+    attrs = slt.load(out).datatree.attrs
+    assert attrs["noise"] == "rademacher" and attrs["burnin_step_size"] == 2e-5
+    assert attrs["sampler_adapt_steps"] == 50
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

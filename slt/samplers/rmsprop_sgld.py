@@ -19,6 +19,7 @@ rank-0 reduced-rank model, the true parameter) the reference rule's first step i
 (the divergence of the preconditioner) is dropped, as in the reference.
 """
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -57,6 +58,7 @@ def build_kernel(
     eps: float = 1e-8,
     mala: bool = False,
     noise: str = "gaussian",
+    adapt_steps: float = math.inf,
 ):
     """The RMSProp-SGLD step with base step size :math:`\\epsilon` = ``step_size``."""
 
@@ -66,10 +68,14 @@ def build_kernel(
         w = state.position
         ev = evaluate(posterior, w, batch)
         count = state.step_count + 1
+        adapting = count <= adapt_steps
         v = jax.tree.map(
-            lambda s, g: beta2 * s + (1 - beta2) * g * g, state.square_avg, ev.loss_grad
+            lambda s, g: jnp.where(adapting, beta2 * s + (1 - beta2) * g * g, s),
+            state.square_avg,
+            ev.loss_grad,
         )
-        correction = 1.0 - beta2 ** count.astype(ev.loss.dtype)
+        seen = jnp.minimum(count.astype(ev.loss.dtype), adapt_steps)
+        correction = 1.0 - beta2**seen
         # A coordinate whose gradient has been exactly 0 so far (every coordinate at a point
         # such as the origin of a reduced-rank model, where all per-sample gradients vanish)
         # has no scale yet: it takes the base step, not the step / eps of an empty average.
@@ -107,6 +113,7 @@ def rmsprop_sgld(
     eps: float = 1e-8,
     mala: bool = False,
     noise: str = "gaussian",
+    adapt_steps: float = math.inf,
 ) -> SamplingAlgorithm:
     """RMSProp-SGLD as a :class:`~slt.base.SamplingAlgorithm`.
 
@@ -125,11 +132,15 @@ def rmsprop_sgld(
     noise
         The law of :math:`\\xi_t`: ``"gaussian"`` or ``"rademacher"``
         (:func:`slt.tree.tree_noise_like`).
+    adapt_steps
+        Update :math:`v_t` on the first ``adapt_steps`` steps only, then keep it: a fixed
+        preconditioner, for which SGLD needs no correction term (Li et al. 2016: the
+        term :math:`\\Gamma` is the divergence of the preconditioner and vanishes when it does
+        not depend on :math:`w`). Default: adapt on every step.
     """
-    step = build_kernel(posterior, step_size, beta2=beta2, eps=eps, mala=mala, noise=noise)
+    opts = dict(beta2=beta2, eps=eps, noise=noise, adapt_steps=adapt_steps)
+    step = build_kernel(posterior, step_size, mala=mala, **opts)
     if not mala:
         return SamplingAlgorithm(init, step)
-    plain = without_acceptance(
-        build_kernel(posterior, step_size, beta2=beta2, eps=eps, noise=noise)
-    )
+    plain = without_acceptance(build_kernel(posterior, step_size, **opts))
     return SamplingAlgorithm(init, step, plain)

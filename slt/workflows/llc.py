@@ -71,7 +71,11 @@ CALIBRATION_BUDGET = 0.2
 gradient evaluations (its control-variate gradients count as 2 and calibrate's as well)."""
 
 
-_OPTIONS = {"sgld": set(), "rmsprop_sgld": {"beta2", "eps"}, "sgnht": {"diffusion"}}
+_OPTIONS = {
+    "sgld": set(),
+    "rmsprop_sgld": {"beta2", "eps", "adapt_steps"},
+    "sgnht": {"diffusion"},
+}
 
 
 def check_sampler(name: str, *, mala: bool = False, options: dict[str, Any] | None = None) -> None:
@@ -234,7 +238,9 @@ def llc(
         ``"sgld"``, ``"rmsprop_sgld"`` (Hitchcock & Hoogland 2025) or ``"sgnht"``
         (Ding et al. 2014).
     sampler_options
-        Extra settings: ``beta2``, ``eps`` for RMSProp-SGLD; ``diffusion`` for SGNHT.
+        Extra settings: ``beta2``, ``eps`` and ``adapt_steps`` for RMSProp-SGLD (see
+        :func:`slt.samplers.rmsprop_sgld.rmsprop_sgld`; ``adapt_steps=num_burnin`` freezes the
+        preconditioner for the draws); ``diffusion`` for SGNHT.
     noise
         The law of the injected noise :math:`\xi_t`: ``"gaussian"``, or ``"rademacher"``,
         independent signs ±1 (:func:`slt.tree.tree_noise_like`): the two-point increment of the
