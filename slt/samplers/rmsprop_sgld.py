@@ -19,6 +19,7 @@ rank-0 reduced-rank model, the true parameter) the reference rule's first step i
 (the divergence of the preconditioner) is dropped, as in the reference.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -138,9 +139,10 @@ def rmsprop_sgld(
         term :math:`\\Gamma` is the divergence of the preconditioner and vanishes when it does
         not depend on :math:`w`). Default: adapt on every step.
     """
-    opts = dict(beta2=beta2, eps=eps, noise=noise, adapt_steps=adapt_steps)
-    step = build_kernel(posterior, step_size, mala=mala, **opts)
+    kernel = functools.partial(
+        build_kernel, posterior, step_size, beta2=beta2, eps=eps, noise=noise,
+        adapt_steps=adapt_steps,
+    )  # fmt: skip
     if not mala:
-        return SamplingAlgorithm(init, step)
-    plain = without_acceptance(build_kernel(posterior, step_size, **opts))
-    return SamplingAlgorithm(init, step, plain)
+        return SamplingAlgorithm(init, kernel())
+    return SamplingAlgorithm(init, kernel(mala=True), without_acceptance(kernel()))
