@@ -77,10 +77,15 @@ def tree_normal_like(key: PRNGKey, a: ArrayTree) -> ArrayTree:
     leaves, treedef = jax.tree.flatten(a)
     if not leaves:
         return a
-    sizes = [x.size for x in leaves]
     dtype = jnp.result_type(*leaves)
     with jax.threefry_partitionable(False):
-        flat = jax.random.normal(key, (sum(sizes),), dtype)
+        flat = jax.random.normal(key, (sum(x.size for x in leaves),), dtype)
+    return _unflatten_like(flat, leaves, treedef)
+
+
+def _unflatten_like(flat: jax.Array, leaves: list, treedef) -> ArrayTree:
+    """``flat`` cut into the shapes and dtypes of ``leaves``, as the pytree ``treedef``."""
+    sizes = [x.size for x in leaves]
     parts = jnp.split(flat, np.cumsum(sizes)[:-1]) if len(leaves) > 1 else [flat]
     noise = [p.reshape(x.shape).astype(x.dtype) for p, x in zip(parts, leaves, strict=True)]
     return jax.tree.unflatten(treedef, noise)
@@ -91,22 +96,19 @@ def tree_rademacher_like(key: PRNGKey, a: ArrayTree) -> ArrayTree:
 
     One 32-bit threefry word gives 32 signs: each bit b becomes the float whose bit pattern is
     ``1.0`` with b in the sign bit. Mean 0, variance 1 and zero third moment, like N(0, 1), at a
-    32nd of the random words and without the ``erf_inv`` of a normal draw: 0.37 ms instead of
-    3.7 ms for 10^6 entries on one CPU core (bench/dln_overhead.py).
+    32nd of the random words and without the ``erf_inv`` of a normal draw: 0.17 ms instead of
+    2.87 ms for 10^6 entries with the update, on one CPU core (bench/dln_overhead.py).
     """
     leaves, treedef = jax.tree.flatten(a)
     if not leaves:
         return a
-    sizes = [x.size for x in leaves]
-    total = sum(sizes)
+    total = sum(x.size for x in leaves)
     with jax.threefry_partitionable(False):
         words = jax.random.bits(key, (-(-total // 32),), jnp.uint32)
     shifts = jnp.arange(32, dtype=jnp.uint32)
     patterns = ((words[:, None] >> shifts) << 31) | jnp.uint32(0x3F800000)
     flat = jax.lax.bitcast_convert_type(patterns, jnp.float32).reshape(-1)[:total]
-    parts = jnp.split(flat, np.cumsum(sizes)[:-1]) if len(leaves) > 1 else [flat]
-    noise = [p.reshape(x.shape).astype(x.dtype) for p, x in zip(parts, leaves, strict=True)]
-    return jax.tree.unflatten(treedef, noise)
+    return _unflatten_like(flat, leaves, treedef)
 
 
 def tree_noise_like(key: PRNGKey, a: ArrayTree, kind: str = "gaussian") -> ArrayTree:
