@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.sampler} ({args.noise} noise), {args.chains} chains x {args.steps} steps "
         f"({args.steps // 4} burn-in), "
-        f"n = {args.n}, beta = {BETA0}/log n, gamma = 1, "
+        f"n = {args.n}, beta = {BETA0}/log n, gamma = {settings['gamma']:g}, "
         f"step = {settings['step_size']:g}, batch = {settings['batch_size']}; "
         f"{args.layers} square layers, r = {args.rank_fraction:g} x width",
         flush=True,
