@@ -218,7 +218,11 @@ def llc(
         the soft directions of a singular model that takes about
         :math:`\sqrt{n\beta}/(\epsilon n\beta)` steps. A larger burn-in step gets there
         sooner, and the draws at ``step_size`` then relax its excess heat in the stiff
-        directions within a few :math:`1/(\epsilon n\beta)` steps.
+        directions within a few :math:`1/(\epsilon n\beta)` steps. Along the flat directions
+        the hot steps also spread the chains wider than the cool step's law, and that spread
+        contracts slowly: the first draws can read high. On issue 7's bench it was 2–8 times
+        cheaper than a cold start on some cases and seeds and no cheaper on others
+        (docs/accuracy_per_cost.md).
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
