@@ -64,14 +64,16 @@ SCRIPT = textwrap.dedent(
     loss = lambda p, b: 0.5 * jnp.mean((b["y"] - b["x"] @ p["w"]) ** 2)
     w = {"w": jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0], jnp.float32)}
     kw = dict(num_chains=8, num_draws=100, num_burnin=20, batch_size=40, step_size=1e-3, seed=5)
-    a = slt.llc(loss, w, {"x": x, "y": y}, shard=True, **kw)
-    b = slt.llc(loss, w, {"x": x, "y": y}, shard=False, **kw)
-    assert a.datatree.attrs["num_devices"] == 4 and b.datatree.attrs["num_devices"] == 1
-    la = a.datatree["sample_stats"]["loss"].values
-    lb = b.datatree["sample_stats"]["loss"].values
-    np.testing.assert_allclose(la, lb, rtol=1e-6, atol=0)
-    np.testing.assert_allclose(a.llc, b.llc, rtol=1e-6)
-    print("max abs diff", float(np.max(np.abs(la - lb))))
+    # the default kernel, and the random-sign noise with a separate burn-in step
+    for extra in ({}, {"noise": "rademacher", "burnin_step_size": 2e-3}):
+        a = slt.llc(loss, w, {"x": x, "y": y}, shard=True, **kw, **extra)
+        b = slt.llc(loss, w, {"x": x, "y": y}, shard=False, **kw, **extra)
+        assert a.datatree.attrs["num_devices"] == 4 and b.datatree.attrs["num_devices"] == 1
+        la = a.datatree["sample_stats"]["loss"].values
+        lb = b.datatree["sample_stats"]["loss"].values
+        np.testing.assert_allclose(la, lb, rtol=1e-6, atol=0)
+        np.testing.assert_allclose(a.llc, b.llc, rtol=1e-6)
+        print("max abs diff", float(np.max(np.abs(la - lb))))
     """
 )
 
