@@ -12,6 +12,7 @@ the update of Lau et al. (2025, arXiv:2308.12108, eq. 8); in BlackJAX's conventi
 :math:`x + h\nabla\log\pi + \sqrt{2h}\xi` it is :math:`h = \epsilon/2`.
 """
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -85,9 +86,7 @@ def sgld(
         The law of :math:`\\xi_t`: ``"gaussian"`` or ``"rademacher"`` (independent signs, the
         weak Euler increment; see :func:`slt.tree.tree_noise_like`).
     """
+    kernel = functools.partial(build_kernel, posterior, step_size, noise=noise)
     if not mala:
-        return SamplingAlgorithm(init, build_kernel(posterior, step_size, noise=noise))
-    plain = without_acceptance(build_kernel(posterior, step_size, noise=noise))
-    return SamplingAlgorithm(
-        init, build_kernel(posterior, step_size, mala=True, noise=noise), plain
-    )
+        return SamplingAlgorithm(init, kernel())
+    return SamplingAlgorithm(init, kernel(mala=True), without_acceptance(kernel()))
