@@ -23,6 +23,11 @@ def _validate(args: argparse.Namespace) -> int:
     from slt.validation.suites import SUITES
 
     if args.suite == "networks":
+        if _override_flags(args):
+            raise ValueError(
+                "--beta0, --batch-size, --gamma, --chains, --draws, --burnin and "
+                "--burnin-step-factor apply to the suites with exact values, not 'networks'"
+            )
         return _validate_networks(args)
     samplers = [s.strip() for s in args.sampler.split(",")]
     for s in samplers:
@@ -30,20 +35,57 @@ def _validate(args: argparse.Namespace) -> int:
             raise ValueError(f"--sampler must be a comma-separated subset of {SAMPLER_CHOICES}")
     if args.suite not in SUITES:
         raise ValueError(f"--suite must be one of {', '.join(SUITES)}; got {args.suite!r}")
-    print(f"slt validate: suite {args.suite!r}, samplers {', '.join(samplers)}", flush=True)
-    rows = run_suite(args.suite, samplers, echo=True)
+    settings = {
+        key: value
+        for key, value in (("batch_size", args.batch_size), ("gamma", args.gamma))
+        if value is not None
+    }
+    run_length = {
+        key: value
+        for key, value in (
+            ("num_chains", args.chains),
+            ("num_draws", args.draws),
+            ("num_burnin", args.burnin),
+        )
+        if value is not None
+    }
+    title = " ".join(["slt validate --suite", args.suite, *_override_flags(args)])
+    print(f"{title}: samplers {', '.join(samplers)}", flush=True)
+    rows = run_suite(
+        args.suite,
+        samplers,
+        echo=True,
+        beta0=args.beta0,
+        settings=settings,
+        run_length=run_length,
+        burnin_step_factor=args.burnin_step_factor,
+    )
     print()
     print(summary(rows))
     if args.json:
         write_json(rows, args.json)
         print(f"wrote {args.json}")
     if args.report:
-        write_atomic(args.report, to_markdown(rows, f"slt validate --suite {args.suite}"))
+        write_atomic(args.report, to_markdown(rows, title))
         print(f"wrote {args.report}")
     if args.plot:
-        write_plot(rows, args.plot, title=f"slt validate --suite {args.suite}")
+        write_plot(rows, args.plot, title=title)
         print(f"wrote {args.plot}")
     return 0 if all(r.passed for r in rows) else 1
+
+
+_OVERRIDES = ("beta0", "batch_size", "gamma", "chains", "draws", "burnin", "burnin_step_factor")
+
+
+def _override_flags(args: argparse.Namespace) -> list[str]:
+    """The override flags given to ``slt validate``, as they would be typed."""
+    flags = []
+    for name in _OVERRIDES:
+        value = getattr(args, name)
+        if value is not None:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            flags += [f"--{name.replace('_', '-')}", text]
+    return flags
 
 
 def _validate_networks(args: argparse.Namespace) -> int:
@@ -375,6 +417,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler",
         default="sgld,rmsprop_sgld",
         help="comma-separated samplers (default: sgld,rmsprop_sgld)",
+    )
+    over = val.add_argument_group(
+        "overrides",
+        "change the suite's documented settings (for experiments; the report names them)",
+    )
+    over.add_argument(
+        "--beta0",
+        type=float,
+        help="β = BETA0 / log n (default 0.3); the step sizes are rescaled to keep ε·nβ",
+    )
+    over.add_argument("--batch-size", type=int, help="minibatch size")
+    over.add_argument("--gamma", type=float, help="localization γ")
+    over.add_argument("--chains", type=int, help="number of chains")
+    over.add_argument("--draws", type=int, help="draws per chain")
+    over.add_argument("--burnin", type=int, help="burn-in steps")
+    over.add_argument(
+        "--burnin-step-factor", type=float, help="run the burn-in at this many times the step"
     )
     val.add_argument("--json", metavar="PATH", help="write the rows as a JSON list to PATH")
     val.add_argument("--report", metavar="PATH", help="write a Markdown report to PATH")

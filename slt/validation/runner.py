@@ -56,11 +56,14 @@ def run_case(
     run_length: dict[str, Any],
     seed: int = 0,
     settings: dict[str, Any] | None = None,
+    *,
+    beta0: float = BETA0,
 ) -> Row:
     """Estimate ``case`` with ``sampler`` and the suite's settings; compare to the exact λ.
 
     ``settings`` are the sampler's ``slt.llc`` keyword arguments (step size, batch size, γ);
-    ``None`` takes the reduced-rank ones, ``SAMPLER_SETTINGS[sampler]``.
+    ``None`` takes the reduced-rank ones, ``SAMPLER_SETTINGS[sampler]``. The inverse
+    temperature is β = ``beta0`` / log n.
     """
     if settings is None:
         settings = SAMPLER_SETTINGS[sampler]
@@ -75,7 +78,7 @@ def run_case(
             problem.data,
             sampler=sampler,  # type: ignore[arg-type]
             seed=seed,
-            beta=BETA0 / math.log(num_samples(problem.data)),
+            beta=beta0 / math.log(num_samples(problem.data)),
             **settings,
             **run_length,
         )
@@ -102,14 +105,41 @@ def run_case(
 
 
 def run_suite(
-    name: str, samplers: Iterable[str] = ("sgld", "rmsprop_sgld"), *, echo: bool = False
+    name: str,
+    samplers: Iterable[str] = ("sgld", "rmsprop_sgld"),
+    *,
+    echo: bool = False,
+    beta0: float | None = None,
+    settings: dict[str, Any] | None = None,
+    run_length: dict[str, Any] | None = None,
+    burnin_step_factor: float | None = None,
 ) -> list[Row]:
-    """Every case of suite ``name`` with every sampler; rows in the order run."""
+    """Every case of suite ``name`` with every sampler; rows in the order run.
+
+    The suite's documented settings unless overridden, for experiments with them:
+
+    - ``beta0``: β = ``beta0`` / log n. Every step size is rescaled by BETA0 / ``beta0`` so that
+      ε·nβ, which sets the discretisation error, stays the suite's.
+    - ``settings``: ``slt.llc`` keywords replacing the sampler's (``batch_size``, ``gamma``,
+      ``step_size``; a ``step_size`` given here is used as it is).
+    - ``run_length``: replaces entries of ``RUN_LENGTH[name]`` (``num_chains``, ``num_draws``,
+      ``num_burnin``).
+    - ``burnin_step_factor``: the burn-in runs at this many times the step
+      (``slt.llc(..., burnin_step_size=...)``).
+    """
+    beta0 = BETA0 if beta0 is None else beta0
+    if not (math.isfinite(beta0) and beta0 > 0):
+        raise ValueError(f"beta0 must be a positive number; got {beta0!r}")
+    length = RUN_LENGTH[name] | (run_length or {})
     rows = []
     for sampler in samplers:
+        chosen = dict(sampler_settings(name, sampler))
+        chosen["step_size"] *= BETA0 / beta0
+        chosen |= settings or {}
+        if burnin_step_factor is not None:
+            chosen["burnin_step_size"] = burnin_step_factor * chosen["step_size"]
         for case in get_suite(name):
-            settings = sampler_settings(name, sampler)
-            rows.append(run_case(case, sampler, RUN_LENGTH[name], settings=settings))
+            rows.append(run_case(case, sampler, length, settings=chosen, beta0=beta0))
             if echo:
                 print(format_table(rows[-1:], header=len(rows) == 1), flush=True)
     return rows

@@ -53,3 +53,44 @@ def test_cli_writes_json_rows(tmp_path, monkeypatch):
     rows = json.loads(out.read_text())
     keys = {"case", "exact", "estimate", "mcse", "rel_error", "rhat", "ess", "seconds", "passed"}
     assert len(rows) == 2 and keys <= set(rows[0])
+
+
+def test_cli_overrides_reach_every_case_and_name_themselves(tmp_path, monkeypatch):
+    from slt.validation import runner
+    from slt.validation.suites import BETA0, RUN_LENGTH, sampler_settings
+
+    base = dict(sampler_settings("dln_quick", "sgld"))
+    calls = []
+
+    def record(case, sampler, run_length, seed=0, settings=None, *, beta0):
+        calls.append((run_length, settings, beta0))
+        return runner.Row(case.name, sampler, 1.0, 1.0, 0.01, 0.0, 1.0, 1e3, 0.1, True, 0.15)
+
+    monkeypatch.setattr(runner, "run_case", record)
+    report = tmp_path / "report.md"
+    argv = ["validate", "--suite", "dln_quick", "--sampler", "sgld", "--beta0", "1"]
+    argv += ["--batch-size", "3000", "--burnin", "48000", "--burnin-step-factor", "10"]
+    assert main([*argv, "--report", str(report)]) == 0
+    assert len(calls) == 2
+    for run_length, settings, beta0 in calls:
+        assert beta0 == 1.0
+        # ε·nβ is kept: the step scales as BETA0 / beta0
+        assert settings["step_size"] == pytest.approx(base["step_size"] * BETA0 / 1.0)
+        assert settings["batch_size"] == 3000 and settings["gamma"] == base["gamma"]
+        assert settings["burnin_step_size"] == pytest.approx(10 * settings["step_size"])
+        assert run_length == RUN_LENGTH["dln_quick"] | {"num_burnin": 48000}
+    flags = "--beta0 1 --batch-size 3000 --burnin 48000 --burnin-step-factor 10"
+    assert flags in report.read_text()
+    assert sampler_settings("dln_quick", "sgld") == base  # the suite's own settings untouched
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--suite", "quick", "--beta0", "0"], "beta0 must be a positive number"),
+        (["--suite", "networks", "--gamma", "10"], "not 'networks'"),
+    ],
+)
+def test_cli_rejects_bad_overrides(argv, message, capsys):
+    assert main(["validate", *argv]) == 2
+    assert message in capsys.readouterr().err
