@@ -24,10 +24,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     if args.suite == "networks":
         if _override_flags(args):
-            raise ValueError(
-                "--beta0, --batch-size, --gamma, --chains, --draws, --burnin and "
-                "--burnin-step-factor apply to the suites with exact values, not 'networks'"
-            )
+            names = ", ".join(_flag(name) for name in _OVERRIDES)
+            raise ValueError(f"{names} apply to the suites with exact values, not 'networks'")
         return _validate_networks(args)
     samplers = [s.strip() for s in args.sampler.split(",")]
     for s in samplers:
@@ -35,20 +33,9 @@ def _validate(args: argparse.Namespace) -> int:
             raise ValueError(f"--sampler must be a comma-separated subset of {SAMPLER_CHOICES}")
     if args.suite not in SUITES:
         raise ValueError(f"--suite must be one of {', '.join(SUITES)}; got {args.suite!r}")
-    settings = {
-        key: value
-        for key, value in (("batch_size", args.batch_size), ("gamma", args.gamma))
-        if value is not None
-    }
-    run_length = {
-        key: value
-        for key, value in (
-            ("num_chains", args.chains),
-            ("num_draws", args.draws),
-            ("num_burnin", args.burnin),
-        )
-        if value is not None
-    }
+    given = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None}
+    settings = {name: given[name] for name in _SETTINGS if name in given}
+    run_length = {key: given[name] for name, key in _RUN_LENGTH.items() if name in given}
     title = " ".join(["slt validate --suite", args.suite, *_override_flags(args)])
     print(f"{title}: samplers {', '.join(samplers)}", flush=True)
     rows = run_suite(
@@ -74,7 +61,15 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
-_OVERRIDES = ("beta0", "batch_size", "gamma", "chains", "draws", "burnin", "burnin_step_factor")
+# The overrides of ``slt validate`` by their argparse names: slt.llc settings, run-length entries
+# (flag -> RUN_LENGTH key), and the two run_suite takes itself (beta0, burnin_step_factor).
+_SETTINGS = ("batch_size", "gamma")
+_RUN_LENGTH = {"chains": "num_chains", "draws": "num_draws", "burnin": "num_burnin"}
+_OVERRIDES = ("beta0", *_SETTINGS, *_RUN_LENGTH, "burnin_step_factor")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _override_flags(args: argparse.Namespace) -> list[str]:
@@ -84,7 +79,7 @@ def _override_flags(args: argparse.Namespace) -> list[str]:
         value = getattr(args, name)
         if value is not None:
             text = f"{value:g}" if isinstance(value, float) else str(value)
-            flags += [f"--{name.replace('_', '-')}", text]
+            flags += [_flag(name), text]
     return flags
 
 

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from slt.models import dln
 from slt.validation.finite_n import linear_center_gap
 from slt.validation.suites import get_suite
 
@@ -25,13 +26,8 @@ from slt.validation.suites import get_suite
 def product(params: dict) -> np.ndarray:
     """The end-to-end matrix (outputs × inputs) of a reduced-rank or deep linear network."""
     if set(params) == {"A", "B"}:
-        return np.asarray(params["B"], np.float64) @ np.asarray(params["A"], np.float64)
-    out = None
-    for i in range(len(params)):
-        layer = np.asarray(params[f"W{i}"], np.float64)
-        out = layer if out is None else layer @ out
-    assert out is not None
-    return out
+        return dln.product({"W0": params["A"], "W1": params["B"]})
+    return dln.product(params)
 
 
 def narrowest(params: dict) -> int:

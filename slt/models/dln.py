@@ -27,7 +27,7 @@ from slt.exact.dln import dln as exact_dln
 from slt.exact.rrr import _check_int
 from slt.models.problem import Problem
 
-__all__ = ["loss", "make", "random_network", "random_widths", "teacher", "train"]
+__all__ = ["loss", "make", "product", "random_network", "random_widths", "teacher", "train"]
 
 
 def loss(params: dict, batch: dict) -> jnp.ndarray:
@@ -42,6 +42,14 @@ def loss(params: dict, batch: dict) -> jnp.ndarray:
     resid = batch["y"] - h
     n_out = batch["y"].shape[-1]
     return 0.5 * jnp.mean(jnp.sum(resid**2, axis=-1)) + 0.5 * n_out * jnp.log(2 * jnp.pi)
+
+
+def product(params: dict) -> np.ndarray:
+    r"""The end-to-end matrix :math:`W_{L-1}\cdots W_0` (H_L × H_0) of ``params``, in float64."""
+    out = np.asarray(params["W0"], np.float64)
+    for i in range(1, len(params)):
+        out = np.asarray(params[f"W{i}"], np.float64) @ out
+    return out
 
 
 def _orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -152,11 +160,8 @@ def _build(
     if w_star not in ("teacher", "trained"):
         raise ValueError(f"w_star must be 'teacher' or 'trained'; got {w_star!r}")
     truth = teacher(widths, r, rng)
-    product = np.eye(widths[0])
-    for i in range(len(widths) - 1):
-        product = truth[f"W{i}"] @ product
     x = rng.uniform(-1.0, 1.0, size=(n, widths[0]))
-    y = x @ product.T + rng.normal(size=(n, widths[-1]))
+    y = x @ product(truth).T + rng.normal(size=(n, widths[-1]))
     cast = lambda a: jnp.asarray(a, dtype=dtype)
     data = {"x": cast(x), "y": cast(y)}
     params = {k: cast(v) for k, v in truth.items()}

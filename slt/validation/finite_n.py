@@ -195,10 +195,13 @@ def linear_center_gap(x: np.ndarray, y: np.ndarray, product: np.ndarray, rank: i
     quadratic and the formula overstates the shift: by up to 1.3% of λ at β₀ = 0.3 and by
     2–6% at β₀ = 1 on three cases.
 
-    Computed in closed form: with the least-squares fit :math:`\hat F = X\hat B` and its
-    singular values :math:`s_i`, the rank-k minimum keeps the top k (Eckart–Young) and loses
-    :math:`\tfrac12\sum_{i>k}s_i^2` against the unconstrained fit, so the gap is
-    :math:`\tfrac12\lVert X(\hat B - W^{*\top})\rVert_F^2 - \tfrac12\sum_{i>k}s_i^2`.
+    Computed in closed form from the sufficient statistics
+    (:func:`slt.models.rrr.sufficient_statistics`: the least-squares fit :math:`\hat C` and
+    :math:`G = X^\top X`). Against :math:`\hat C` the truth loses
+    :math:`\tfrac12\operatorname{tr}((W^* - \hat C)G(W^* - \hat C)^\top)`, and the rank-k minimum
+    keeps the top k singular values of the fitted values :math:`X\hat C^\top` (Eckart–Young),
+    losing :math:`\tfrac12\sum_{i>k}s_i^2`, with :math:`s_i^2` the eigenvalues of
+    :math:`\hat C G\hat C^\top`. The gap is the difference of the two.
     """
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
@@ -211,7 +214,11 @@ def linear_center_gap(x: np.ndarray, y: np.ndarray, product: np.ndarray, rank: i
     rank = int(rank)
     if not 0 <= rank <= min(product.shape):
         raise ValueError(f"rank must be in [0, {min(product.shape)}]; got {rank}")
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)  # (M, N)
-    fit_gap = np.sum((x @ (coef - product.T)) ** 2)
-    singular = np.linalg.svd(x @ coef, compute_uv=False)
-    return float(0.5 * fit_gap - 0.5 * np.sum(singular[rank:] ** 2))
+    from slt.models.rrr import sufficient_statistics
+
+    stats = sufficient_statistics(x, y)
+    gram, coef = stats["gram"], stats["coef"]  # (M, M), (N, M)
+    diff = product - coef
+    truth_loss = np.trace(diff @ gram @ diff.T)
+    squared = np.linalg.eigvalsh(coef @ gram @ coef.T)[::-1]  # s_i^2, largest first
+    return float(0.5 * truth_loss - 0.5 * np.sum(squared[rank:]))
