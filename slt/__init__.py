@@ -1,8 +1,7 @@
 """slt: learning coefficients from singular learning theory, proven against exact values."""
 
-import importlib.metadata
-
 from slt import exact, models
+from slt._version import __version__
 from slt.base import SamplingAlgorithm, StepInfo
 from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
 from slt.exact import LearningCoefficient
@@ -13,8 +12,6 @@ from slt.workflows.global_theory import GlobalEstimate, free_energy, rlct, waic,
 from slt.workflows.llc import llc
 from slt.workflows.tempered import TemperedFit, sample_tempered, wbic_beta
 from slt.workflows.trajectory import llc_trajectory
-
-__version__ = importlib.metadata.version("slt")
 
 __all__ = [
     "CalibrationError",

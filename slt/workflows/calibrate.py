@@ -105,7 +105,6 @@ the estimand as well (the finite-n term of λ̂ scales like √β); given severa
 whose recommended setting has the smallest relative MCSE wins. Compare LLCs at equal γ and nβ.
 """
 
-import importlib.metadata
 import math
 import warnings
 from collections.abc import Sequence
@@ -117,6 +116,7 @@ import xarray as xr
 from arviz_stats.base import array_stats
 
 from slt._types import ArrayTree, Batch
+from slt._version import __version__
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import attr_value
 from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE
@@ -902,7 +902,7 @@ def calibrate(
         th,
         attrs={
             "inference_library": "slt",
-            "slt_version": importlib.metadata.version("slt"),
+            "slt_version": __version__,
             "jax_version": jax.__version__,
             "n": n,
             "num_params": tree_size(params),

@@ -11,7 +11,6 @@ singularity-aware complexity measure*, AISTATS, arXiv:2308.12108:
     e^{-n\beta L_n(w) - \frac{\gamma}{2}\lVert w - w^\ast\rVert^2}.
 """
 
-import importlib.metadata
 import warnings
 from typing import Any, Literal, NamedTuple
 
@@ -20,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from slt._types import ArrayTree, Batch
+from slt._version import __version__
 from slt.base import SamplingAlgorithm
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import to_datatree
@@ -485,7 +485,7 @@ def llc(
         )
     attrs = {
         "inference_library": "slt",
-        "slt_version": importlib.metadata.version("slt"),
+        "slt_version": __version__,
         "jax_version": jax.__version__,
         "estimator": "llc",
         "sampler": sampler,

@@ -7,7 +7,6 @@ step-size (and diagonal mass-matrix) adaptation and chains vectorized. Each draw
 the multi-temperature RLCT and the free energy are computed.
 """
 
-import importlib.metadata
 import warnings
 from typing import Any, Literal, NamedTuple
 
@@ -19,6 +18,7 @@ from arviz_base import from_dict
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import initialize_model, log_likelihood
 
+from slt._version import __version__, installed_version
 from slt.diagnostics.convert import attr_value
 from slt.errors import DivergenceWarning
 from slt.estimators.wbic import wbic_beta
@@ -387,9 +387,9 @@ class TemperedSampler:
         num_divergent = int(diverging.sum())
         attrs = {
             "inference_library": "slt",
-            "slt_version": importlib.metadata.version("slt"),
+            "slt_version": __version__,
             "jax_version": jax.__version__,
-            "numpyro_version": importlib.metadata.version("numpyro"),
+            "numpyro_version": installed_version("numpyro"),
             "estimator": "tempered_posterior",
             "sampler": sampler,
             "beta": beta,
