@@ -27,7 +27,16 @@ from slt.exact.dln import dln as exact_dln
 from slt.exact.rrr import _check_int
 from slt.models.problem import Problem
 
-__all__ = ["loss", "make", "product", "random_network", "random_widths", "teacher", "train"]
+__all__ = [
+    "localized_model",
+    "loss",
+    "make",
+    "product",
+    "random_network",
+    "random_widths",
+    "teacher",
+    "train",
+]
 
 
 def loss(params: dict, batch: dict) -> jnp.ndarray:
@@ -50,6 +59,30 @@ def product(params: dict) -> np.ndarray:
     for i in range(1, len(params)):
         out = np.asarray(params[f"W{i}"], np.float64) @ out
     return out
+
+
+def localized_model(gram, coef, rss, n_obs, *, center: dict, gamma: float = 1.0) -> None:
+    r"""The LLC's localized posterior of a linear network as a NumPyro model, exact in n.
+
+    Each layer :math:`W_i \sim N(W_i^\ast, \gamma^{-1})` entrywise (the localization
+    :math:`\tfrac\gamma2\lVert w - w^\ast\rVert^2` of Lau et al. 2025, eq. 7, as a prior) and the
+    likelihood is :math:`e^{-nL_n}` through the sufficient statistics of
+    :func:`slt.models.rrr.sufficient_statistics` (one observed site, so
+    :func:`slt.sample_tempered` at β samples :math:`p(w \mid w^\ast, \beta, \gamma)`), at a cost
+    per gradient independent of n. ``center`` is ``{"W0": (H_1, H_0), ...}`` as in :func:`make`;
+    ``{"W0": A, "W1": B}`` is reduced-rank regression.
+    """
+    import numpyro
+    import numpyro.distributions as dist
+
+    from slt.models.rrr import observe_nll, sufficient_nll
+
+    out = None
+    for i in range(len(center)):
+        mean = jnp.asarray(center[f"W{i}"])
+        layer = numpyro.sample(f"W{i}", dist.Normal(mean, gamma**-0.5).to_event(2))
+        out = layer if out is None else layer @ out
+    observe_nll(sufficient_nll(out, jnp.asarray(gram), jnp.asarray(coef), rss, n_obs))
 
 
 def _orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:

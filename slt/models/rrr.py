@@ -27,7 +27,9 @@ __all__ = [
     "make",
     "make_global",
     "numpyro_model",
+    "observe_nll",
     "sufficient_model",
+    "sufficient_nll",
     "sufficient_statistics",
     "teacher",
     "trained",
@@ -193,10 +195,27 @@ def sufficient_model(gram, coef, rss, n_obs, *, H: int, prior_scale: float = 1.0
     N, M = coef.shape
     A = numpyro.sample("A", dist.Normal(0.0, prior_scale).expand([H, M]).to_event(2))
     B = numpyro.sample("B", dist.Normal(0.0, prior_scale).expand([N, H]).to_event(2))
-    diff = B @ A - coef
-    nll = 0.5 * jnp.sum((diff @ gram) * diff) + 0.5 * rss + 0.5 * n_obs * N * jnp.log(2 * jnp.pi)
-    # numpyro.factor marks its site auxiliary (not likelihood, so not tempered): build it as an
-    # observed Unit site instead.
+    observe_nll(sufficient_nll(B @ A, gram, coef, rss, n_obs))
+
+
+def sufficient_nll(product, gram, coef, rss, n_obs) -> jnp.ndarray:
+    r""":math:`nL_n(C)` of the product :math:`C` = ``product`` (N, M), exactly, from the
+    statistics of :func:`sufficient_statistics` (the formula there)."""
+    diff = product - coef
+    n_out = coef.shape[0]
+    constant = 0.5 * rss + 0.5 * n_obs * n_out * jnp.log(2 * jnp.pi)
+    return 0.5 * jnp.sum((diff @ gram) * diff) + constant
+
+
+def observe_nll(nll) -> None:
+    """Put the likelihood :math:`e^{-nL_n}` in a NumPyro model as one observed site ``y``.
+
+    ``numpyro.factor`` marks its site auxiliary (not likelihood, so not tempered): this builds an
+    observed ``Unit`` site carrying ``-nll`` instead, which :func:`slt.sample_tempered` tempers.
+    """
+    import numpyro
+    import numpyro.distributions as dist
+
     likelihood = dist.Unit(-nll)
     numpyro.sample("y", likelihood, obs=likelihood.sample(None))
 

@@ -32,11 +32,22 @@ Two families have a low-dimensional Z:
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["expected_slope", "linear_center_gap", "normal_crossing_g", "rrr_zero_truth_g", "tanh_g"]
+from slt.estimators.base import Estimate
+
+__all__ = [
+    "expected_slope",
+    "linear_center_gap",
+    "NetworkTarget",
+    "linear_network_target",
+    "normal_crossing_g",
+    "rrr_zero_truth_g",
+    "tanh_g",
+]
 
 
 def expected_slope(g: Callable[[np.ndarray], np.ndarray], n: int, betas: np.ndarray) -> float:
@@ -222,3 +233,99 @@ def linear_center_gap(x: np.ndarray, y: np.ndarray, product: np.ndarray, rank: i
     truth_loss = np.trace(diff @ gram @ diff.T)
     squared = np.linalg.eigvalsh(coef @ gram @ coef.T)[::-1]  # s_i^2, largest first
     return float(0.5 * truth_loss - 0.5 * np.sum(squared[rank:]))
+
+
+class NetworkTarget(NamedTuple):
+    """What :func:`linear_network_target` returns."""
+
+    statistic: Estimate
+    r""":math:`n\beta(E[L_n] - L_n(w^\ast))` with its Monte Carlo standard error."""
+    rhat: float
+    """R-hat of the chains' :math:`nL_n` trace."""
+    energy: np.ndarray
+    """:math:`nL_n(w)` per draw, (chain, draw)."""
+
+
+def linear_network_target(
+    stats: dict[str, np.ndarray],
+    center: dict[str, np.ndarray],
+    *,
+    beta: float,
+    gamma: float = 1.0,
+    num_chains: int = 4,
+    num_warmup: int = 500,
+    num_draws: int = 1000,
+    max_tree_depth: int = 10,
+    seed: int = 0,
+) -> NetworkTarget:
+    r"""The exact value of the LLC estimator's target for a linear network on its dataset.
+
+    :math:`n\beta\,(E[L_n(w)] - L_n(w^\ast))` under the localized tempered posterior
+    :math:`p(w \mid w^\ast, \beta, \gamma)` of Lau et al. (2025, eq. 7), which is what a perfect
+    sampler reads at this n, β and γ; against λ it carries the finite-n shift
+    (:func:`linear_center_gap`) and whatever the localization does. NUTS (NumPyro, through
+    :func:`slt.sample_tempered` on :func:`slt.models.dln.localized_model`) samples it with no
+    discretization bias: each proposal is Metropolis-corrected, and the likelihood is exact in
+    n through the sufficient statistics. Its only error is Monte Carlo, returned as the MCSE.
+
+    For reduced-rank regression (``center = {"W0": A, "W1": B}``) it agrees with the exact
+    Gibbs sampler :func:`slt.validation.gibbs.rrr_gibbs` within its MCSE, and for one layer with
+    the closed form of a Gaussian posterior (tests/validation/test_finite_n.py). NUTS explores
+    the flat directions of a network's symmetries (:math:`W_i \to GW_i`,
+    :math:`W_{i+1} \to W_{i+1}G^{-1}`), along which only γ holds the chains, far faster than
+    SG-MCMC, at the price of deep trees there: raise ``max_tree_depth`` if R-hat of the result's
+    chains (returned) is high.
+
+    Parameters
+    ----------
+    stats
+        ``gram``, ``coef``, ``rss``, ``n_obs`` from :func:`slt.models.rrr.sufficient_statistics`.
+    center
+        :math:`w^\ast` as ``{"W0": (H_1, H_0), ..., "W{L-1}": (H_L, H_{L-1})}``.
+    beta, gamma
+        The inverse temperature (nβ is ``beta * n_obs``) and the localization strength.
+    num_chains, num_warmup, num_draws, max_tree_depth, seed
+        NUTS settings (vectorized chains started at :math:`w^\ast`).
+
+    Returns
+    -------
+    NetworkTarget
+    """
+    from functools import partial
+
+    import jax.numpy as jnp
+    from arviz_stats.base import array_stats
+
+    from slt.estimators.wbic import posterior_mean
+    from slt.models.dln import localized_model, product
+    from slt.models.rrr import sufficient_nll
+    from slt.workflows.tempered import sample_tempered
+
+    if not gamma > 0:
+        raise ValueError(f"gamma must be > 0 (the localization is the prior); got {gamma!r}")
+    keys = [f"W{i}" for i in range(len(center))]
+    if not keys or set(center) != set(keys):
+        raise ValueError(f"center must have keys W0, ..., W{{L-1}}; got {sorted(center)}")
+    data = {k: jnp.asarray(v) for k, v in stats.items()}
+    fit = sample_tempered(
+        partial(localized_model, center=center, gamma=gamma),
+        data,
+        beta=beta,
+        num_chains=num_chains,
+        num_warmup=num_warmup,
+        num_samples=num_draws,
+        seed=seed,
+        n=int(stats["n_obs"]),
+        max_tree_depth=max_tree_depth,
+        keep_log_likelihood=False,
+        progress=False,
+    )
+    at_center = float(
+        sufficient_nll(
+            product(center), *(np.asarray(stats[k]) for k in ("gram", "coef", "rss", "n_obs"))
+        )
+    )
+    energy = posterior_mean(fit.energy)
+    rhat = float(array_stats.rhat(np.asarray(fit.energy), chain_axis=0, draw_axis=1))
+    statistic = Estimate(beta * (energy.value - at_center), beta * energy.se)
+    return NetworkTarget(statistic, rhat, np.asarray(fit.energy))

@@ -143,3 +143,62 @@ def test_center_gap_rejects_bad_shapes():
         linear_center_gap(np.zeros((5, 3)), np.zeros((5, 2)), np.zeros((3, 2)), 1)
     with pytest.raises(ValueError, match="rank must be"):
         linear_center_gap(np.zeros((5, 3)), np.zeros((5, 2)), np.zeros((2, 3)), 3)
+
+
+def test_network_target_of_one_layer_matches_the_gaussian_closed_form():
+    # One layer C: the localized tempered posterior is Gaussian, each output row with precision
+    # beta G + gamma I and mean P^-1 (beta G c_hat + gamma c*), so the target
+    # beta (E[nL_n] - nL_n(C*))
+    #   = beta/2 sum_j [tr(G P^-1) + |m_j - c_hat_j|_G^2 - |c*_j - c_hat_j|_G^2].
+    from slt.models.rrr import sufficient_statistics
+    from slt.validation.finite_n import linear_network_target
+
+    rng = np.random.default_rng(1)
+    M, N, n, gamma = 3, 2, 500, 1.0
+    truth = rng.normal(size=(N, M))
+    x = rng.normal(size=(n, M))
+    y = x @ truth.T + rng.normal(size=(n, N))
+    stats_ = sufficient_statistics(x, y)
+    gram, coef = stats_["gram"], stats_["coef"]
+    beta = 1 / math.log(n)
+    prec = beta * gram + gamma * np.eye(M)
+    cov = np.linalg.inv(prec)
+    means = (beta * coef @ gram + gamma * truth) @ cov  # rows m_j (P symmetric)
+    norm = lambda d: np.einsum("jm,mk,jk->", d, gram, d)
+    exact = beta / 2 * (N * np.trace(gram @ cov) + norm(means - coef) - norm(truth - coef))
+    run = linear_network_target(stats_, {"W0": truth}, beta=beta, num_warmup=300, num_draws=600)
+    assert run.rhat < 1.02
+    assert abs(run.statistic.value - exact) < 4 * run.statistic.se + 1e-3 * exact
+    assert exact == pytest.approx(M * N / 2, rel=0.2)  # a regular model: about d/2
+
+
+def test_network_target_of_reduced_rank_regression_matches_exact_gibbs():
+    # Two layers W0 = A, W1 = B: the Gibbs sampler of slt.validation.gibbs draws the same
+    # localized tempered posterior exactly (conjugate blocks), an independent computation.
+    from slt.models import rrr
+    from slt.models.rrr import sufficient_statistics
+    from slt.validation.finite_n import linear_network_target
+    from slt.validation.gibbs import rrr_gibbs
+
+    n = 2000
+    problem = rrr.make(4, 4, 2, 1, n=n, seed=0, w_star="teacher")
+    x, y = (np.asarray(problem.data[k], np.float64) for k in ("x", "y"))
+    truth = {k: np.asarray(v, np.float64) for k, v in problem.params.items()}
+    stats_ = sufficient_statistics(x, y)
+    beta = 1 / math.log(n)
+    gibbs = rrr_gibbs(stats_, beta, truth=truth, center=truth, num_draws=4000).statistic
+    run = linear_network_target(stats_, {"W0": truth["A"], "W1": truth["B"]}, beta=beta)
+    assert run.rhat < 1.02
+    assert abs(run.statistic.value - gibbs.value) < 4 * math.hypot(run.statistic.se, gibbs.se)
+    # The test can fail: the target is 10-20% away from the exact lambda on this dataset.
+    assert abs(gibbs.value - problem.exact.rlct) > 8 * math.hypot(run.statistic.se, gibbs.se)
+
+
+def test_network_target_rejects_bad_arguments():
+    from slt.validation.finite_n import linear_network_target
+
+    stats_ = {"gram": np.eye(2), "coef": np.zeros((1, 2)), "rss": 1.0, "n_obs": 10.0}
+    with pytest.raises(ValueError, match="gamma must be > 0"):
+        linear_network_target(stats_, {"W0": np.zeros((1, 2))}, beta=0.5, gamma=0.0)
+    with pytest.raises(ValueError, match="center must have keys W0"):
+        linear_network_target(stats_, {"A": np.zeros((1, 2))}, beta=0.5)
