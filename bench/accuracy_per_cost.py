@@ -9,7 +9,9 @@ control-variate gradient, and plain SGLD with iid batches and the control-variat
 (``iid_cv_trace``: the trace is then unbiased for the chain's loss, bench/trace_bias.py), also
 read with the noise bias (d/2) τ̂ subtracted (``iid_cv_trace-nb``), and RMSProp-SGLD
 (``rmsprop``, its base steps on the grid × ``STEP_SCALE``), plain SGLD after a burn-in of
-T/16 steps at 10 times the step (``hot_burnin``, ``slt.llc(..., burnin_step_size=...)``), and
+T/16 steps at 10 times the step (``hot_burnin``, ``slt.llc(..., burnin_step_size=...)``), the
+same burn-in before iid batches and the control-variate trace (``hot_iid_cv_trace``, also read
+with (d/2) τ̂ subtracted), and
 SGNHT with iid batches and the control-variate trace (``sgnht``, step h = sqrt(ε)).
 Cost counts per-sample gradient evaluations: chains × steps × b, twice that for the control
 variate (its second pass at w* on the same batch), 4/3 of it for the control-variate trace (a
@@ -69,6 +71,7 @@ METHODS = {
     "iid_cv_trace": ({"batching": "iid", "trace": "control_variate"}, 4 / 3),
     "rmsprop": ({"sampler": "rmsprop_sgld"}, 1.0),
     "hot_burnin": ({}, 1.0),
+    "hot_iid_cv_trace": ({"batching": "iid", "trace": "control_variate"}, 4 / 3),
     # SGNHT at the step h = sqrt(ε) (a position moves about h per step, slt.samplers.sgnht) and
     # friction A = 30, about the natural frequency sqrt(nβ · curvature) of the regular directions.
     "sgnht": (
@@ -83,13 +86,13 @@ METHODS = {
 }
 # Methods that burn in hotter: name -> (burn-in step / step, burn-in steps / T). The burn-in's
 # gradients are counted in every prefix's cost.
-HOT_BURNIN = {"hot_burnin": (10.0, 1 / 16)}
+HOT_BURNIN = {"hot_burnin": (10.0, 1 / 16), "hot_iid_cv_trace": (10.0, 1 / 16)}
 # The grid of a method in units of the SGLD grid: RMSProp-SGLD divides its base step by
 # sqrt(v-hat), so its comparable base steps are about 20 times smaller (the suites use 1e-6/0.3
 # against SGLD's 2e-5/0.3; slt.validation.suites).
 STEP_SCALE = {"rmsprop": 0.05}
 # A method whose runs are also read with the noise bias (d/2) tau-hat subtracted, as "<name>-nb".
-CORRECTED = ("iid_cv_trace",)
+CORRECTED = ("iid_cv_trace", "hot_iid_cv_trace")
 BATCHES = (100, 1000)
 EPS_NBETA = (0.003, 0.01, 0.03, 0.1)  # ε·nβ, the step in units of the loss curvature
 NUM_CHAINS = 4
