@@ -240,6 +240,32 @@ def test_noise_bias_is_the_excess_of_iid_minibatches_on_a_model_with_flat_direct
     assert abs(got - cool - tau * 2.0) > 10 * se
 
 
+def test_noise_corrected_llc_of_iid_batches_and_the_cv_trace_is_the_cool_value():
+    # The recipe result.llc_noise_corrected documents: iid batches, the control-variate trace,
+    # (d/2) tau-hat subtracted. On this quadratic model the chain's excess is exactly (d/2) tau
+    # (the test above), so the corrected trace must land on the noise-free Lyapunov value.
+    loss, params, data, (x, y, w_ols) = flat_regression()
+    settings = dict(num_chains=4, num_draws=40000, num_burnin=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", slt.NoiseTemperatureWarning)
+        res = slt.llc(
+            loss,
+            params,
+            data,
+            batching="iid",
+            trace="control_variate",
+            progress=False,
+            **NOISY,
+            **settings,
+        )
+    cool = lyapunov_llc(x, y, w_ols, **(NOISY | {"batch_size": None}))  # 2.008
+    bias = res.datatree.attrs["noise_bias"]
+    assert res.llc_noise_corrected == pytest.approx(res.llc - bias)
+    assert bias > 10 * res.mcse  # the correction is far larger than the error bar
+    # tau-hat is measured on 4 x 8 batch pairs: allow 10% of the bias beside 4 MCSE.
+    assert res.llc_noise_corrected == pytest.approx(cool, abs=4 * res.mcse + 0.1 * bias)
+
+
 def test_reshuffled_batches_cool_the_chain_and_their_trace_reads_high():
     # The documented behaviour of batching="reshuffle" (slt.data): on the same model and step,
     # the chain's exact-loss mean is below the iid Lyapunov value (the noise of an epoch sums to
