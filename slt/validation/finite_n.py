@@ -28,6 +28,10 @@ Two families have a low-dimensional Z:
 * reduced-rank regression with H ≤ 2 and truth 0 (:mod:`slt.models.rrr`, x ~ N(0, I), prior
   N(0, 1)): integrating ``B`` leaves an H-dimensional integral over the eigenvalues of
   :math:`AA^\top` (:func:`rrr_zero_truth_g`).
+
+The LLC estimator's finite-n target at a localization center has two more: the closed-form
+shift of a linear-Gaussian truth (:func:`linear_center_gap`) and, for any linear network, its
+exact value by NUTS (:func:`linear_network_target`).
 """
 
 import math
