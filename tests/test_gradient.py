@@ -1,5 +1,6 @@
 """The gradient estimators of slt.gradient, and the noise temperature slt.llc reports."""
 
+import functools
 import warnings
 
 import jax
@@ -240,15 +241,15 @@ def test_noise_bias_is_the_excess_of_iid_minibatches_on_a_model_with_flat_direct
     assert abs(got - cool - tau * 2.0) > 10 * se
 
 
-def test_noise_corrected_llc_of_iid_batches_and_the_cv_trace_is_the_cool_value():
-    # The recipe result.llc_noise_corrected documents: iid batches, the control-variate trace,
-    # (d/2) tau-hat subtracted. On this quadratic model the chain's excess is exactly (d/2) tau
-    # (the test above), so the corrected trace must land on the noise-free Lyapunov value.
-    loss, params, data, (x, y, w_ols) = flat_regression()
+@functools.cache
+def iid_cv_trace_run():
+    """``slt.llc`` on :func:`flat_regression` with iid batches and the control-variate trace
+    (one run, shared by the two tests that read it)."""
+    loss, params, data, _ = flat_regression()
     settings = dict(num_chains=4, num_draws=40000, num_burnin=2000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", slt.NoiseTemperatureWarning)
-        res = slt.llc(
+        return slt.llc(
             loss,
             params,
             data,
@@ -258,6 +259,14 @@ def test_noise_corrected_llc_of_iid_batches_and_the_cv_trace_is_the_cool_value()
             **NOISY,
             **settings,
         )
+
+
+def test_noise_corrected_llc_of_iid_batches_and_the_cv_trace_is_the_cool_value():
+    # The recipe result.llc_noise_corrected documents: iid batches, the control-variate trace,
+    # (d/2) tau-hat subtracted. On this quadratic model the chain's excess is exactly (d/2) tau
+    # (the test above), so the corrected trace must land on the noise-free Lyapunov value.
+    _, _, _, (x, y, w_ols) = flat_regression()
+    res = iid_cv_trace_run()
     cool = lyapunov_llc(x, y, w_ols, **(NOISY | {"batch_size": None}))  # 2.008
     bias = res.datatree.attrs["noise_bias"]
     assert res.llc_noise_corrected == pytest.approx(res.llc - bias)
@@ -291,20 +300,8 @@ def test_control_variate_trace_keeps_the_iid_mean_and_drops_the_batch_noise():
     # Under iid batches the plain trace is unbiased but carries the batch noise of the loss
     # (MCSE 0.66 at 4 x 40000 draws on this model); L_B(w) - L_B(w*) + L(w*) has the same mean
     # and the noise of the differences only.
-    loss, params, data, (x, y, w_ols) = flat_regression()
-    settings = dict(num_chains=4, num_draws=40000, num_burnin=2000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", slt.NoiseTemperatureWarning)
-        res = slt.llc(
-            loss,
-            params,
-            data,
-            batching="iid",
-            trace="control_variate",
-            progress=False,
-            **NOISY,
-            **settings,
-        )
+    _, _, _, (x, y, w_ols) = flat_regression()
+    res = iid_cv_trace_run()
     assert res.datatree.attrs["trace"] == "control_variate"
     assert res.mcse < 0.1
     assert res.llc == pytest.approx(lyapunov_llc(x, y, w_ols, **NOISY), abs=4 * res.mcse)
