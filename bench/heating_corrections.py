@@ -43,7 +43,8 @@ from accuracy_per_cost import CASES, N, finite_n_exact
 from arviz_stats.base import array_stats
 from jax.flatten_util import ravel_pytree
 
-from slt.gradient import full_loss, full_loss_and_grad
+from slt.geometry import dense_hessian
+from slt.gradient import full_loss_and_grad
 from slt.tree import tree_size, tree_sub
 
 GAMMA = 1.0
@@ -53,10 +54,9 @@ DECAY = 0.99  # of the per-coordinate variance average: about 100 steps
 
 def regular_projector(problem, k):
     """The top-k eigenvectors of the full-data Hessian at w* (columns, in w's ravelled order)."""
-    flat, unravel = ravel_pytree(problem.params)
-    hess = jax.hessian(lambda v: full_loss(problem.loss_fn, unravel(v), problem.data))(flat)
+    hess = dense_hessian(problem.loss_fn, problem.params, problem.data)
     mu, vecs = np.linalg.eigh(np.asarray(hess, np.float64))
-    return jnp.asarray(vecs[:, np.argsort(mu)[::-1][:k]], flat.dtype)
+    return jnp.asarray(vecs[:, np.argsort(mu)[::-1][:k]], hess.dtype)
 
 
 def run(problem, eps_nbeta, batch_size, num_steps, seed, projector, *, corrected_injection):
