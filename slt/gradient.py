@@ -186,12 +186,15 @@ def gradient_noise(
     batch_size: int,
     *,
     num_pairs: int = 8,
+    replace: bool = False,
 ) -> jax.Array:
     r""":math:`\operatorname{tr}\mathrm{Var}(\nabla L_B(w))/d` from ``num_pairs`` pairs of batches.
 
-    ``Var`` is that of a minibatch of ``batch_size`` drawn without replacement, as the kernels
-    draw them: :math:`\Sigma/b \cdot (n-b)/(n-1)` for per-sample gradient covariance
-    :math:`\Sigma`. When ``2 * num_pairs * batch_size <= n`` the pairs are consecutive disjoint
+    ``Var`` is that of a minibatch of ``batch_size`` drawn as the kernels draw it: without
+    replacement (``batching="reshuffle"``), :math:`\Sigma/b \cdot (n-b)/(n-1)` for per-sample
+    gradient covariance :math:`\Sigma`; with ``replace=True`` (``batching="iid"``),
+    :math:`\Sigma/b`, from pairs of independent batches drawn with replacement. Without
+    replacement, when ``2 * num_pairs * batch_size <= n`` the pairs are consecutive disjoint
     slices of one random permutation (one permutation per call: on n = 10⁴ the 16 permutations
     of independent pairs cost as much as 1200 SGLD steps of a small model). Two disjoint batches
     of one draw without replacement are negatively correlated,
@@ -199,7 +202,8 @@ def gradient_noise(
     n/(n-1)`, so the mean is scaled by :math:`(n-b)/n`. Otherwise each batch is the head of its
     own permutation, the two of a pair are independent and
     :math:`\mathbb{E}\lVert g_{B_1} - g_{B_2}\rVert^2 / 2 = \operatorname{tr}\mathrm{Var}(g_B)`.
-    Zero when ``batch_size`` is n. Traceable (no host sync); memory: two gradients.
+    Zero when ``batch_size`` is n and ``replace`` is false. Traceable (no host sync); memory:
+    two gradients.
     """
     n = jax.tree.leaves(data)[0].shape[0]
     grad = jax.grad(lambda p, b: jnp.asarray(loss_fn(p, b)))
@@ -207,7 +211,17 @@ def gradient_noise(
     def batch_grad(idx):
         return grad(params, jax.tree.map(lambda x: x[idx], data))
 
-    if 2 * num_pairs * batch_size <= n:
+    if replace:
+
+        def iid_pair(total, key):
+            first, second = (
+                jax.random.randint(k, (batch_size,), 0, n) for k in jax.random.split(key)
+            )
+            diff = tree_sub(batch_grad(first), batch_grad(second))
+            return total + 0.5 * tree_sq_norm(diff), None
+
+        total, _ = jax.lax.scan(iid_pair, jnp.zeros(()), jax.random.split(rng_key, num_pairs))
+    elif 2 * num_pairs * batch_size <= n:
         perm = jax.random.permutation(rng_key, n)[: 2 * num_pairs * batch_size]
         slices = perm.reshape(num_pairs, 2, batch_size)
 

@@ -215,7 +215,12 @@ def _program(
         carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
         stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
         noise = gradient_noise(
-            jax.random.fold_in(batch_key, 1), loss_fn, carry[0].position, data, batcher.batch_size
+            jax.random.fold_in(batch_key, 1),
+            loss_fn,
+            carry[0].position,
+            data,
+            batcher.batch_size,
+            replace=settings.batching == "iid",
         )
         return init_loss, init_sd, stats, warmup, positions, noise
 
