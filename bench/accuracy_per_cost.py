@@ -4,14 +4,17 @@ For each case (reduced-rank regressions with λ from 8 to 150 and two deep linea
 n = 10^4, nβ = n/log n as in issue 7, γ = 1, w* = the teacher) and each method and setting
 (``METHODS`` × batch size b × step size ε), one run of 4 chains; the estimate after the
 first k draws (a quarter of them burn-in, discarded) is read at k = T/16, T/8, ..., T, so
-one run gives a curve of error against cost. The methods: plain SGLD (``minibatch``), the
+one run gives a curve of error against cost. Every method names its batching and trace, so the
+grid does not move with ``slt.llc``'s defaults. The methods: plain SGLD (``minibatch``:
+reshuffled batches and the plain trace, the default until 2026-11-24), the
 control-variate gradient, and plain SGLD with iid batches and the control-variate trace
 (``iid_cv_trace``: the trace is then unbiased for the chain's loss, bench/trace_bias.py), also
 read with the noise bias (d/2) τ̂ subtracted (``iid_cv_trace-nb``), and RMSProp-SGLD
 (``rmsprop``, its base steps on the grid × ``STEP_SCALE``), plain SGLD after a burn-in of
 T/16 steps at 10 times the step (``hot_burnin``, ``slt.llc(..., burnin_step_size=...)``), the
 same burn-in before iid batches and the control-variate trace (``hot_iid_cv_trace``, also read
-with (d/2) τ̂ subtracted), and
+with (d/2) τ̂ subtracted: ``hot_iid_cv_trace-nb`` is ``slt.llc``'s default method since
+2026-11-24, here with the burn-in T/16 steps long), and
 SGNHT with iid batches and the control-variate trace (``sgnht``, step h = sqrt(ε)).
 Cost counts per-sample gradient evaluations: chains × steps × b, twice that for the control
 variate (its second pass at w* on the same batch), 4/3 of it for the control-variate trace (a
@@ -65,22 +68,22 @@ CASES = [
 # method -> (slt.llc keyword arguments, per-sample gradient evaluations per sample and step).
 # The control variate runs a second forward-backward at w*; the control-variate trace a second
 # forward only, counted as 1/3 of a forward-backward.
+# Every method names its batching and trace: plain SGLD is the reshuffled minibatch run that was
+# slt.llc's default until the combination "hot_iid_cv_trace-nb" replaced it. The methods never
+# subtract the noise bias themselves; "-nb" readings subtract it from the trace.
+PLAIN = {"batching": "reshuffle", "trace": "minibatch", "noise_correction": False}
+IID = {"batching": "iid", "trace": "control_variate", "noise_correction": False}
 METHODS = {
-    "minibatch": ({}, 1.0),
-    "control_variate": ({"gradient": "control_variate"}, 2.0),
-    "iid_cv_trace": ({"batching": "iid", "trace": "control_variate"}, 4 / 3),
-    "rmsprop": ({"sampler": "rmsprop_sgld"}, 1.0),
-    "hot_burnin": ({}, 1.0),
-    "hot_iid_cv_trace": ({"batching": "iid", "trace": "control_variate"}, 4 / 3),
+    "minibatch": (PLAIN, 1.0),
+    "control_variate": (PLAIN | {"gradient": "control_variate"}, 2.0),
+    "iid_cv_trace": (IID, 4 / 3),
+    "rmsprop": (PLAIN | {"sampler": "rmsprop_sgld"}, 1.0),
+    "hot_burnin": (PLAIN, 1.0),
+    "hot_iid_cv_trace": (IID, 4 / 3),
     # SGNHT at the step h = sqrt(ε) (a position moves about h per step, slt.samplers.sgnht) and
     # friction A = 30, about the natural frequency sqrt(nβ · curvature) of the regular directions.
     "sgnht": (
-        {
-            "sampler": "sgnht",
-            "sampler_options": {"diffusion": 30.0},
-            "batching": "iid",
-            "trace": "control_variate",
-        },
+        IID | {"sampler": "sgnht", "sampler_options": {"diffusion": 30.0}},
         4 / 3,
     ),
 }
@@ -232,7 +235,9 @@ def main() -> None:
                     start = time.perf_counter()
                     factor, share = HOT_BURNIN.get(method, (1.0, 0.0))
                     burnin = int(share * args.steps)
-                    hot = {"burnin_step_size": factor * eps_nb / nbeta} if burnin else {}
+                    # a cold burn-in unless the method runs a hot one (slt.llc: hot for SGLD)
+                    step = eps_nb / nbeta if options.get("sampler") != "sgnht" else None
+                    hot = {"burnin_step_size": factor * step} if step is not None else {}
                     try:
                         res = run_setting(
                             problem, eps_nb, b, options, args.steps, burnin, seed=seed, **hot
@@ -251,8 +256,9 @@ def main() -> None:
                         # setting's readings are heading once mixed (last half of the draws).
                         half = args.converged * args.steps // 2
                         try:  # another noise sequence than the short run's
+                            cold = {"burnin_step_size": step} if step is not None else {}
                             converged = run_setting(
-                                problem, eps_nb, b, options, half, half, seed=seed + 1
+                                problem, eps_nb, b, options, half, half, seed=seed + 1, **cold
                             ).llc
                         except DivergenceError:
                             converged = math.inf
@@ -343,18 +349,24 @@ def print_frontier(rows, case, seeds) -> dict:
 
 
 def auto_row(index: int, frontier: float, args: argparse.Namespace) -> dict:
-    """``slt.llc(step_size="auto")`` sized to ``--auto-factor`` times the frontier's cost.
+    """``slt.llc(step_size="auto")``, its other settings the defaults, sized to
+    ``--auto-factor`` times the frontier's cost.
 
-    The run's own cost is chains × (burn-in + draws) × b with burn-in = draws/4; the
-    calibration spends at most a fifth of the run's gradient evaluations on top (its actual
-    spend, ``cost_gradients`` × b, is counted), so the run gets factor / 1.2 of the budget.
+    The run's own cost is chains × (burn-in + draws) × b × 4/3 (the default control-variate
+    trace: one more forward pass a step) with burn-in = draws/4; the calibration spends at most
+    a fifth of the run's gradient evaluations on top (its actual spend, ``cost_gradients`` × b,
+    is counted), so the run gets factor / 1.2 of the budget. Errors are against λ, or against
+    the exact finite-n target with ``--referee finite_n``.
     """
     name, make = CASES[index]
     problem = make()
     exact = problem.exact.rlct
+    if args.referee == "finite_n":
+        exact = finite_n_exact(name, problem)
     nbeta = N / math.log(N)
     b = args.auto_batch
-    draws = max(400, int(args.auto_factor * frontier / 1.2 / (NUM_CHAINS * b * 1.25)))
+    per_step = NUM_CHAINS * b * 4 / 3
+    draws = max(400, int(args.auto_factor * frontier / 1.2 / (per_step * 1.25)))
     start = time.perf_counter()
     res = llc(
         problem.loss_fn,
@@ -370,7 +382,7 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace) -> dict:
     )
     seconds = time.perf_counter() - start
     calib = res.datatree["calibration"].attrs
-    cost = NUM_CHAINS * (draws + draws // 4) * b + int(calib["cost_gradients"]) * b
+    cost = per_step * (draws + draws // 4) + int(calib["cost_gradients"]) * b
     row = dict(
         case=name,
         exact=exact,

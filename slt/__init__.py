@@ -3,7 +3,12 @@
 from slt import exact, models
 from slt._version import __version__
 from slt.base import SamplingAlgorithm, StepInfo
-from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
+from slt.errors import (
+    DivergenceError,
+    DivergenceWarning,
+    HotBurninWarning,
+    NoiseTemperatureWarning,
+)
 from slt.exact import LearningCoefficient
 from slt.io import load
 from slt.result import LLCResult
@@ -18,6 +23,7 @@ __all__ = [
     "CalibrationWarning",
     "DivergenceError",
     "DivergenceWarning",
+    "HotBurninWarning",
     "GlobalEstimate",
     "LLCResult",
     "LearningCoefficient",

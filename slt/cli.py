@@ -203,6 +203,10 @@ def _llc_settings(args: argparse.Namespace) -> dict:
         sampler=args.sampler,
         step_size=args.step_size,
         burnin_step_size=args.burnin_step_size,
+        batching=args.batching,
+        gradient=args.gradient,
+        trace=args.trace,
+        noise_correction=False if args.no_noise_correction else None,
         noise=args.noise,
         nbeta=args.nbeta,
         beta=args.beta,
@@ -321,7 +325,35 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group("sampler (see slt.llc)")
     run.add_argument("--sampler", choices=("sgld", "rmsprop_sgld", "sgnht"), default="sgld")
     run.add_argument("--step-size", type=float, default=1e-4, help="ε (default 1e-4)")
-    run.add_argument("--burnin-step-size", type=float, help="ε of the burn-in (default: ε)")
+    run.add_argument(
+        "--burnin-step-size",
+        type=float,
+        help="ε of the burn-in (default: 10 ε for sgld, ε for the others)",
+    )
+    run.add_argument(
+        "--batching",
+        choices=("iid", "reshuffle"),
+        default="iid",
+        help="minibatches with replacement or reshuffled each epoch (default iid)",
+    )
+    run.add_argument(
+        "--gradient",
+        choices=("minibatch", "control_variate"),
+        default="minibatch",
+        help="gradient estimator (default minibatch)",
+    )
+    run.add_argument(
+        "--trace",
+        choices=("control_variate", "minibatch"),
+        default="control_variate",
+        help="loss recorded for the estimate (default control_variate)",
+    )
+    run.add_argument(
+        "--no-noise-correction",
+        action="store_true",
+        help="report λ̂ without subtracting the minibatch-noise bias (d/2)τ̂ (subtracted by "
+        "default with iid batches)",
+    )
     run.add_argument(
         "--noise",
         choices=("gaussian", "rademacher"),

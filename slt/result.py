@@ -1,5 +1,6 @@
 """The result of an LLC estimate: the number, its error bar, its evidence."""
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ class LLCResult:
     Attributes
     ----------
     llc
-        :math:`\\hat\\lambda(w^\\ast)`, the mean over the chains that did not diverge.
+        :math:`\\hat\\lambda(w^\\ast)`, the mean over the chains that did not diverge (less
+        the noise bias (d/2)τ̂ when ``slt.llc`` corrected it, its default under iid batches).
     mcse
         Monte Carlo standard error of ``llc``, from the ESS of the loss trace.
     llc_per_chain
@@ -33,8 +35,9 @@ class LLCResult:
     datatree
         Everything, as an ``xarray.DataTree`` ArviZ reads (``sample_stats``,
         ``warmup_sample_stats``, optional ``posterior``; settings in the root attrs).
-    llc_noise_corrected
-        Property: ``llc`` less its first-order minibatch-noise bias (d/2)τ̂.
+    llc_noise_corrected, llc_uncorrected
+        Properties: ``llc`` less its first-order minibatch-noise bias (d/2)τ̂, and ``llc``
+        without it (``slt.llc`` subtracts it by default under iid batches).
     diagnostics, verdict
         Properties: the :class:`~slt.diagnostics.verdict.Diagnostics` of the run and its
         plain-language verdict (``"trustworthy"`` or what is wrong). ``save(path)`` writes the
@@ -61,16 +64,22 @@ class LLCResult:
         r""":math:`\hat\lambda - \tfrac d2\hat\tau`: the estimate less the first-order bias of
         the minibatch-gradient noise (attribute ``noise_bias``, :func:`slt.gradient.noise_bias`).
 
-        The correction is exact to first order for a quadratic loss with ``batching="iid"``. Read
-        it with ``trace="control_variate"``: the reshuffled trace has a bias of its own
-        (:mod:`slt.data`). On the issue-7 bench (docs/accuracy_per_cost.md), a burn-in at 10
-        times the step (``burnin_step_size``), iid batches and the control-variate trace, read
-        this way, reached 5% of the exact target with at least 3 times fewer gradients than the
-        best hand-tuned plain SGLD on 12 of 13 (case, seed) pairs. It understates the heating of
-        deep networks whose chains drift far along their symmetries. NaN where the run has no
-        ``noise_bias`` (SGNHT).
+        This is ``llc`` itself when the run subtracted it already (``slt.llc``'s
+        ``noise_correction``, on by default with ``batching="iid"``; attribute
+        ``noise_correction``). The correction is exact to first order for a quadratic loss
+        with iid batches, read through ``trace="control_variate"``: the reshuffled trace has a
+        bias of its own (:mod:`slt.data`). NaN where the run has no ``noise_bias`` (SGNHT).
         """
-        return self.llc - float(self.datatree.attrs.get("noise_bias", np.nan))
+        attrs = self.datatree.attrs
+        if int(attrs.get("noise_correction", 0)) and math.isfinite(attrs.get("noise_bias", np.nan)):
+            return self.llc
+        return self.llc - float(attrs.get("noise_bias", np.nan))
+
+    @property
+    def llc_uncorrected(self) -> float:
+        r"""The estimate without the noise correction (the plain :math:`n\beta(\overline{L} -
+        \hat L(w^\ast))`); ``llc`` itself when the run made none."""
+        return float(self.datatree.attrs.get("llc_uncorrected", self.llc))
 
     @property
     def diagnostics(self) -> Diagnostics:

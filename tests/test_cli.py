@@ -28,6 +28,29 @@ def test_estimate_passes_the_noise_burnin_step_and_rmsprop_freeze(tmp_path, caps
     attrs = slt.load(out).datatree.attrs
     assert attrs["noise"] == "rademacher" and attrs["burnin_step_size"] == 2e-5
     assert attrs["sampler_adapt_steps"] == 50
+    # the defaults: iid batches and the control-variate trace; the noise correction is SGLD's
+    assert (attrs["batching"], attrs["trace"], attrs["noise_correction"]) == (
+        "iid",
+        "control_variate",
+        0,
+    )
+
+
+def test_estimate_passes_the_batching_trace_gradient_and_correction(tmp_path):
+    out = tmp_path / "run.nc"
+    argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "1000", "--chains", "2"]
+    argv += ["--draws", "100", "--burnin", "50", "--batch-size", "100", "-o", str(out)]
+    argv += ["--batching", "reshuffle", "--trace", "minibatch", "--gradient", "control_variate"]
+    argv += ["--no-noise-correction"]
+    assert main(argv) == 0
+    res = slt.load(out)
+    attrs = res.datatree.attrs
+    assert (attrs["batching"], attrs["gradient"], attrs["noise_correction"]) == (
+        "reshuffle",
+        "control_variate",
+        0,
+    )
+    assert res.llc == attrs["llc_uncorrected"]
 
 
 @pytest.mark.parametrize(

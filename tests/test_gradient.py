@@ -127,6 +127,14 @@ def test_gradient_noise_matches_the_closed_form_of_linear_regression():
         ]
     )
     assert pooled == pytest.approx(expected, rel=0.07)  # 8 x 50 pairs: 1.6% sd
+    # With replacement (batching="iid") a batch of b has variance sigma^2/b, without the
+    # finite-population factor; at b = n it is sigma^2/n, not 0 (400 pairs: 7% as above).
+    iid = float(
+        gradient_noise(jax.random.key(5), loss, params, data, b, num_pairs=400, replace=True)
+    )
+    assert iid == pytest.approx(sigma**2 / b, rel=0.07)
+    whole = gradient_noise(jax.random.key(6), loss, params, data, n, num_pairs=400, replace=True)
+    assert float(whole) == pytest.approx(sigma**2 / n, rel=0.07)
 
 
 def test_noise_temperature_formula():
@@ -141,19 +149,23 @@ def test_llc_records_tau_and_warns_when_it_is_above_threshold():
         warnings.simplefilter("error")
         cool = slt.llc(loss, params, data, step_size=1e-5, batch_size=400, **settings)
     nbeta = cool.datatree.attrs["nbeta"]
-    expected = 1e-5 * nbeta**2 / 4 * (1 / 400) * (4000 - 400) / 3999
+    expected = 1e-5 * nbeta**2 / 4 * (1 / 400)  # iid batches (the default): sigma^2 / b
     assert cool.datatree.attrs["noise_temperature"] == pytest.approx(expected, rel=0.3)
+    hot_settings = dict(step_size=1e-3, burnin_step_size=1e-3, batch_size=10) | settings
     with pytest.warns(slt.NoiseTemperatureWarning, match=r"noise temperature tau = .*batch_size"):
-        hot = slt.llc(loss, params, data, step_size=1e-3, batch_size=10, **settings)
+        hot = slt.llc(loss, params, data, **hot_settings)
     assert hot.datatree.attrs["noise_temperature"] > 0.03
     assert hot.verdict.startswith("step too large")
 
 
 def test_llc_control_variate_at_full_batch_is_the_full_gradient_run():
     loss, params, data = regression(n=500, d=3)
+    # a batch of n is the whole dataset, whatever the batching (iid by default)
     settings = dict(step_size=1e-4, batch_size=500, num_chains=2, num_draws=200, progress=False)
     plain = slt.llc(loss, params, data, **settings)
     cv = slt.llc(loss, params, data, gradient="control_variate", **settings)
+    assert plain.datatree.attrs["batching"] == "reshuffle"
+    assert plain.datatree.attrs["noise_temperature"] < 1e-12  # no minibatch noise
     assert cv.datatree.attrs["gradient"] == "control_variate"
     assert cv.llc == pytest.approx(plain.llc, rel=1e-3, abs=1e-3)
 
@@ -269,10 +281,12 @@ def test_noise_corrected_llc_of_iid_batches_and_the_cv_trace_is_the_cool_value()
     res = iid_cv_trace_run()
     cool = lyapunov_llc(x, y, w_ols, **(NOISY | {"batch_size": None}))  # 2.008
     bias = res.datatree.attrs["noise_bias"]
-    assert res.llc_noise_corrected == pytest.approx(res.llc - bias)
+    assert res.datatree.attrs["noise_correction"] == 1  # the default under iid batches
+    assert res.llc == res.llc_noise_corrected == pytest.approx(res.llc_uncorrected - bias)
     assert bias > 10 * res.mcse  # the correction is far larger than the error bar
     # tau-hat is measured on 4 x 8 batch pairs: allow 10% of the bias beside 4 MCSE.
-    assert res.llc_noise_corrected == pytest.approx(cool, abs=4 * res.mcse + 0.1 * bias)
+    assert res.llc == pytest.approx(cool, abs=4 * res.mcse + 0.1 * bias)
+    assert res.llc_per_chain.mean() == pytest.approx(res.llc)
 
 
 def test_reshuffled_batches_cool_the_chain_and_their_trace_reads_high():
@@ -283,8 +297,10 @@ def test_reshuffled_batches_cool_the_chain_and_their_trace_reads_high():
     settings = dict(num_chains=4, num_draws=40000, num_burnin=2000, params_every=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", slt.NoiseTemperatureWarning)
-        res = slt.llc(loss, params, data, progress=False, **NOISY, **settings)
-    assert res.datatree.attrs["batching"] == "reshuffle"
+        res = slt.llc(
+            loss, params, data, batching="reshuffle", trace="minibatch", **NOISY, **settings
+        )
+    assert res.datatree.attrs["noise_correction"] == 0  # not derived for reshuffled batches
     got, se = exact_loss_llc(res, x, y, w_ols)  # measured 2.38
     assert got < lyapunov_llc(x, y, w_ols, **NOISY) - 10 * se
     assert res.llc > got + 10 * (se + res.mcse)  # measured 3.42
@@ -304,7 +320,9 @@ def test_control_variate_trace_keeps_the_iid_mean_and_drops_the_batch_noise():
     res = iid_cv_trace_run()
     assert res.datatree.attrs["trace"] == "control_variate"
     assert res.mcse < 0.1
-    assert res.llc == pytest.approx(lyapunov_llc(x, y, w_ols, **NOISY), abs=4 * res.mcse)
+    assert res.llc_uncorrected == pytest.approx(
+        lyapunov_llc(x, y, w_ols, **NOISY), abs=4 * res.mcse
+    )
 
 
 def test_trace_is_validated():

@@ -234,7 +234,9 @@ def _close_stray_figures() -> None:
 
 
 def running_llc(dt: xr.DataTree) -> tuple[np.ndarray, np.ndarray] | None:
-    r"""The running LLC :math:`n\beta(\bar L_{1:k} - L_n(w^\ast))` per chain and pooled.
+    r"""The running LLC :math:`n\beta(\bar L_{1:k} - L_n(w^\ast))` per chain and pooled, less
+    the noise bias :math:`\tfrac d2\hat\tau` when the run subtracted it (attr
+    ``noise_correction``), so that it ends at the reported λ̂.
 
     Returns ``(per_chain, pooled)`` with shapes (chain, draw) and (draw,), the pooled curve the
     mean over the kept chains; ``None`` when ``nbeta`` or ``init_loss`` is missing from the
@@ -248,6 +250,8 @@ def running_llc(dt: xr.DataTree) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     draws = np.arange(1, values.shape[1] + 1)
     per_chain = nbeta * (np.cumsum(values, axis=1) / draws - init[:, None])
+    if int(dt.attrs.get("noise_correction", 0)):
+        per_chain = per_chain - float(dt.attrs.get("noise_bias", 0.0))
     keep = kept_chains(dt)
     pooled = per_chain[keep].mean(axis=0) if keep.any() else np.full(values.shape[1], np.nan)
     return per_chain, pooled

@@ -659,7 +659,13 @@ def calibrate(
         Minibatch size b (clipped to n). The step size is only valid with this b: the
         minibatch-noise bias grows like ε/b.
     batching
-        The minibatch schedule, as in :func:`slt.llc`.
+        The minibatch schedule, as in :func:`slt.llc`. The default, ``"reshuffle"``, is the
+        schedule the checks' thresholds were measured with; ``slt.llc(step_size="auto")``
+        calibrates with it whatever its own ``batching``. Under ``"iid"`` with the
+        control-variate trace, the short runs' R-hat exceeded 1.1 on 3 of the 10 reduced-rank
+        cases (bench/calibrate_rrr.py, 2026-11-24), and no step was recommended there;
+        probably the cleaner trace shows a disagreement between the chains that the
+        reshuffled trace's batch noise hides.
     num_chains, num_draws, num_burnin
         The short runs: chains (≥ 2, for R-hat), kept draws (≥ 100), burn-in steps (default
         1200 draws after 400 burn-in to descend, 4000 after 1000 to ascend). Ascending from the

@@ -11,6 +11,7 @@ singularity-aware complexity measure*, AISTATS, arXiv:2308.12108:
     e^{-n\beta L_n(w) - \frac{\gamma}{2}\lVert w - w^\ast\rVert^2}.
 """
 
+import math
 import warnings
 from typing import Any, Literal, NamedTuple
 
@@ -23,8 +24,13 @@ from slt._version import __version__
 from slt.base import SamplingAlgorithm
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import to_datatree
-from slt.diagnostics.verdict import MAX_NOISE_BIAS, MAX_NOISE_TEMPERATURE, noise_too_hot
-from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
+from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE, noise_bias_bound, noise_too_hot
+from slt.errors import (
+    DivergenceError,
+    DivergenceWarning,
+    HotBurninWarning,
+    NoiseTemperatureWarning,
+)
 from slt.estimators.llc import estimate_llc
 from slt.gradient import (
     GRADIENTS,
@@ -51,10 +57,12 @@ from slt.workflows.checks import (
 )
 
 __all__ = [
+    "BURNIN_STEP_FACTOR",
     "CALIBRATION_BUDGET",
     "SAMPLERS",
     "DivergenceError",
     "DivergenceWarning",
+    "HotBurninWarning",
     "LocalSampler",
     "NoiseTemperatureWarning",
     "build_sampler",
@@ -69,6 +77,12 @@ SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
 gradient evaluations (its control-variate gradients count as 2 and calibrate's as well)."""
+
+BURNIN_STEP_FACTOR = 10.0
+"""The default burn-in step of SGLD, in multiples of ``step_size``: on issue 7's
+bench (docs/accuracy_per_cost.md) a burn-in at 10 times the step, then iid batches read through
+the control-variate trace less (d/2)τ̂, reached 5% of the exact target on all 13 (case, seed)
+pairs, at least 3 times cheaper than plain SGLD's best hand-tuned setting on 12 of them."""
 
 
 _OPTIONS = {
@@ -165,12 +179,13 @@ def llc(
     num_burnin: int = 500,
     steps_per_draw: int = 1,
     batch_size: int = 256,
-    batching: Literal["reshuffle", "iid"] = "reshuffle",
+    batching: Literal["reshuffle", "iid"] = "iid",
     sampler: Literal["sgld", "rmsprop_sgld", "sgnht"] = "sgld",
     sampler_options: dict[str, Any] | None = None,
     noise: Literal["gaussian", "rademacher"] = "gaussian",
     gradient: Literal["minibatch", "control_variate"] = "minibatch",
-    trace: Literal["minibatch", "control_variate"] = "minibatch",
+    trace: Literal["minibatch", "control_variate"] = "control_variate",
+    noise_correction: bool | None = None,
     coordinates: Literal["raw", "normalized"] = "raw",
     prior_scale: float | None = None,
     mala_diagnostic: bool = False,
@@ -211,33 +226,43 @@ def llc(
         sizes at this ``gamma``, nβ, sampler and batch size; see its docstring for the rule),
         and the sweep is kept as the ``calibration`` group of the result with the reasons in
         the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
-        gradient evaluations.
+        gradient evaluations. Its short runs use reshuffled batches, the schedule its checks
+        were measured with, whatever ``batching`` is.
     burnin_step_size
-        The step size of the ``num_burnin`` burn-in steps (default ``step_size``). The chains
-        start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set; in
-        the soft directions of a singular model that takes about
+        The step size of the ``num_burnin`` burn-in steps. Default: ``BURNIN_STEP_FACTOR``
+        (10) times ``step_size`` for SGLD, the sampler it was measured with (if that burn-in
+        diverges, the run is repeated with a cold one and a :class:`HotBurninWarning` says so),
+        and ``step_size`` for the others: RMSProp-SGLD's preconditioner adapts during the
+        burn-in, and at ten times the step it diverged on 2 of the 10 reduced-rank cases of
+        ``make validate``. Pass ``step_size`` itself for a cold burn-in. The
+        chains start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical
+        set; in the soft directions of a singular model that takes about
         :math:`\sqrt{n\beta}/(\epsilon n\beta)` steps. A larger burn-in step gets there
         sooner, and the draws at ``step_size`` then relax its excess heat in the stiff
         directions within a few :math:`1/(\epsilon n\beta)` steps. Along the flat directions
         the hot steps also spread the chains wider than the cool step's law, and that spread
-        contracts slowly: the first draws can read high. On issue 7's bench it was 2–8 times
-        cheaper than a cold start on some cases and seeds and no cheaper on others
-        (docs/accuracy_per_cost.md).
+        contracts slowly: the first draws can read high. Alone it was 2–8 times cheaper than a
+        cold start on some cases and seeds of issue 7's bench and no cheaper on others; with
+        the defaults of ``batching``, ``trace`` and ``noise_correction`` it is the method of
+        ``BURNIN_STEP_FACTOR`` (docs/accuracy_per_cost.md). A step that is stable for the
+        draws can diverge at ten times it: the error then says so.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
-        Minibatch size b, ``1 <= b <= n``.
+        Minibatch size b, ``1 <= b <= n``. With b = n every step sees the whole dataset
+        (full-batch Langevin, no minibatch noise), whatever ``batching``.
     batching
-        The minibatch schedule, from each chain's own key (:mod:`slt.data`): ``"reshuffle"``,
-        without replacement within each epoch, or ``"iid"``, with replacement. Under iid the
-        loss trace is unbiased for :math:`L_n` at the chain's positions and the heating by the
-        gradient noise is ``noise_bias`` below (exact for a quadratic loss); under reshuffle
-        the chain runs cooler but its trace reads high, because each position has just been
-        pulled toward the epoch's earlier batches, which exclude the current one. On a model
-        with 4 of 12 coordinates in the loss (tests/test_gradient.py; 4 × 40000 draws) the
-        chain's exact-loss mean was 2.91 under iid (Lyapunov: 2.96) and 2.38 under reshuffle,
-        while the traces read 3.43 ± 0.66 and 3.42 ± 0.04 (truth 2.0); ``trace=
-        "control_variate"`` under iid read 2.97 ± 0.06.
+        The minibatch schedule, from each chain's own key (:mod:`slt.data`): ``"iid"``, with
+        replacement (the default), or ``"reshuffle"``, without replacement within each epoch.
+        Under iid the loss trace is unbiased for :math:`L_n` at the chain's positions and the
+        heating by the gradient noise is ``noise_bias`` below (exact for a quadratic loss), so
+        ``noise_correction`` can remove it; under reshuffle the chain runs cooler but its trace
+        reads high, because each position has just been pulled toward the epoch's earlier
+        batches, which exclude the current one, and no correction is known. On a model with 4
+        of 12 coordinates in the loss (tests/test_gradient.py; 4 × 40000 draws) the chain's
+        exact-loss mean was 2.91 under iid (Lyapunov: 2.96) and 2.38 under reshuffle, while the
+        traces read 3.43 ± 0.66 and 3.42 ± 0.04 (truth 2.0); the control-variate trace under
+        iid read 2.97 ± 0.06, and 2.02 less (d/2)τ̂ (the noise-free value: 2.01).
     sampler
         ``"sgld"``, ``"rmsprop_sgld"`` (Hitchcock & Hoogland 2025) or ``"sgnht"``
         (Ding et al. 2014).
@@ -267,13 +292,27 @@ def llc(
         :math:`\tfrac d2\hat\tau` (attr ``noise_bias``, :func:`slt.gradient.noise_bias`), and a
         :class:`NoiseTemperatureWarning` says when τ̂ is above
         ``slt.diagnostics.verdict.MAX_NOISE_TEMPERATURE`` (0.03) or the bias above
-        ``MAX_NOISE_BIAS`` (5%) of a positive :math:`\hat\lambda`.
+        ``MAX_NOISE_BIAS`` (5%) of a positive uncorrected :math:`\hat\lambda`
+        (``MAX_CORRECTED_NOISE_BIAS``, 15%, when ``noise_correction`` subtracted it).
     trace
-        The loss recorded for the estimate: ``"minibatch"``, the sampler's :math:`L_B(w_t)`, or
-        ``"control_variate"``, :math:`L_B(w_t) - L_B(w^\ast) + \hat L(w^\ast)` on the same
-        batch, one more forward pass per step. It has the same mean, and its batch noise
-        vanishes at :math:`w^\ast`. This pays with ``batching="iid"``, whose plain trace
-        carries the full batch noise. ``gradient="control_variate"`` records this loss already.
+        The loss recorded for the estimate: ``"control_variate"`` (the default),
+        :math:`L_B(w_t) - L_B(w^\ast) + \hat L(w^\ast)` on the sampler's batch, one more
+        forward pass per step, or ``"minibatch"``, the sampler's :math:`L_B(w_t)`. Both have
+        the same mean; the control variate's batch noise vanishes at :math:`w^\ast`, which
+        pays with ``batching="iid"``, whose plain trace carries the full batch noise.
+        ``gradient="control_variate"`` records this loss already.
+    noise_correction
+        Report :math:`\hat\lambda - \tfrac d2\hat\tau` (attribute ``noise_bias``): the
+        estimate less the first-order heating by the minibatch-gradient noise. Default: on for
+        SGLD with ``batching="iid"``, for which it is derived; off with ``"reshuffle"``, and
+        for RMSProp-SGLD, whose τ̂ multiplies the mean step by the mean gradient variance while
+        its steps are smallest where the variance is largest (it over-corrected: on
+        rrr(10,30,8,2) of ``make validate`` the corrected reading was −6.0%, the uncorrected
+        one +0.5%). The uncorrected
+        value is kept as the attribute ``llc_uncorrected``. It is first order: on a quadratic
+        loss it is exact, on issue 7's reduced-rank cases it removed about 85% of the heating
+        (bench/heating_corrections.py), and it understates the heating of deep networks whose
+        chains drift far along their symmetries. Without τ̂ (SGNHT) nothing is subtracted.
     coordinates
         ``"raw"`` samples :math:`w` itself. ``"normalized"`` samples
         :math:`u = w / s`, with :math:`s` the root-mean-square of each leaf of :math:`w^\ast`
@@ -331,7 +370,7 @@ def llc(
     >>> round(res.llc, 1)  # a regular model: d/2 = 1.5
     1.5
     >>> round(res.datatree.attrs["noise_temperature"], 3)  # the minibatch noise: cool enough
-    0.016
+    0.023
     """
     n = check_data(data)
     nbeta_value = resolve_nbeta(n, nbeta, beta)
@@ -347,6 +386,8 @@ def llc(
     steps_per_draw = check_int("steps_per_draw", steps_per_draw, low=1)
     batch_size = check_int("batch_size", batch_size, low=1, high=n)
     check_choice("batching", batching, BATCHINGS)
+    if batch_size == n:
+        batching = "reshuffle"  # a batch of n is the whole dataset, with no minibatch noise
     params_every = check_int("params_every", params_every, low=0, high=num_draws)
     if params_every and num_draws % params_every:
         raise ValueError(f"params_every must divide num_draws ({num_draws}); got {params_every}")
@@ -357,6 +398,10 @@ def llc(
         check_positive("prior_scale", prior_scale)
     if divergence_threshold is not None:
         check_positive("divergence_threshold", divergence_threshold)
+    if noise_correction is None:
+        noise_correction = batching == "iid" and sampler == "sgld"
+    elif not isinstance(noise_correction, bool):
+        raise ValueError(f"noise_correction must be True, False or None; got {noise_correction!r}")
     check_sampler(sampler, mala=mala_diagnostic, options=sampler_options)
     check_choice("noise", noise, NOISES)
     check_choice("gradient", gradient, GRADIENTS)
@@ -395,7 +440,7 @@ def llc(
             gradient=gradient,
             anchor=anchor,
             batch_size=batch_size,
-            batching=batching,
+            batching="reshuffle",  # the schedule of its thresholds (slt.calibrate)
             num_chains=max(num_chains, 2),
             num_draws=max(100, 3 * short // 4),
             num_burnin=short // 4,
@@ -404,33 +449,48 @@ def llc(
         )
         step_size = calibration.step_size
     assert isinstance(step_size, float)
+    hot_default = burnin_step_size is None and sampler == "sgld" and num_burnin > 0
+    if hot_default:
+        burnin_step_size = BURNIN_STEP_FACTOR * step_size
     options = dict(sampler_options or {})
     builder = LocalSampler(
         sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale, noise
     )
-    chains = run_chains(
-        jax.random.key(seed),
-        builder,
-        loss_fn,
-        params,
-        data,
-        nbeta=nbeta_value,
-        num_chains=num_chains,
-        num_draws=num_draws,
-        num_burnin=num_burnin,
-        steps_per_draw=steps_per_draw,
-        batch_size=batch_size,
-        batching=batching,
-        trace=trace_loss,
-        divergence_threshold=divergence_threshold,
-        params_every=params_every,
-        shard=shard,
-        hyper={"gamma": gamma, "step_size": step_size}
-        | options
-        | ({} if burnin_step_size is None else {"burnin_step_size": burnin_step_size}),
-        anchor=anchor,
-        progress=resolve_progress(progress),
-    )
+
+    def sample(burnin_step: float | None) -> Trace:
+        return run_chains(
+            jax.random.key(seed),
+            builder,
+            loss_fn,
+            params,
+            data,
+            nbeta=nbeta_value,
+            num_chains=num_chains,
+            num_draws=num_draws,
+            num_burnin=num_burnin,
+            steps_per_draw=steps_per_draw,
+            batch_size=batch_size,
+            batching=batching,
+            trace=trace_loss,
+            divergence_threshold=divergence_threshold,
+            params_every=params_every,
+            shard=shard,
+            hyper={"gamma": gamma, "step_size": step_size}
+            | options
+            | ({} if burnin_step is None else {"burnin_step_size": burnin_step}),
+            anchor=anchor,
+            progress=resolve_progress(progress),
+        )
+
+    chains = sample(burnin_step_size)
+    hot_diverged = 0
+    if hot_default:
+        hot_diverged = int(chains.warmup_stats["diverging"].any(axis=1).sum())
+        if hot_diverged:
+            # The default hot burn-in is an economy, not a setting the user chose: when it is
+            # unstable, the whole run is repeated with the burn-in at the step itself.
+            burnin_step_size = step_size
+            chains = sample(burnin_step_size)
 
     diverged = chains.sample_stats["diverging"].any(axis=1)
     num_diverging = int(diverged.sum())
@@ -442,9 +502,31 @@ def llc(
             "; with rmsprop_sgld, coordinates whose gradient is exactly zero at w* (dead units, "
             "zero rows) get the step step_size/eps: raise sampler_options['eps']"
         )
+    if num_burnin and burnin_step_size is not None and burnin_step_size > step_size:
+        burnin_diverged = chains.warmup_stats["diverging"].any(axis=1)
+        if burnin_diverged.any():
+            advice += (
+                f"; {int(burnin_diverged.sum())} diverged in the burn-in, at burnin_step_size "
+                f"{burnin_step_size:g}: pass a smaller one (step_size itself for a cold start)"
+            )
     if num_diverging == num_chains:
         raise DivergenceError(
             f"all {num_chains} chains diverged (non-finite or exploding loss); {advice}"
+            + (
+                f" (the default burn-in at {BURNIN_STEP_FACTOR:g} x step_size diverged first)"
+                if hot_diverged
+                else ""
+            )
+        )
+    if hot_diverged:
+        warnings.warn(
+            f"{hot_diverged} of {num_chains} chains diverged in the default burn-in at "
+            f"{BURNIN_STEP_FACTOR:g} x step_size = {BURNIN_STEP_FACTOR * step_size:g}; the run was "
+            f"repeated with the burn-in at step_size ({step_size:g}), at twice the cost. The step "
+            "is within a factor of 10 of unstable: pass burnin_step_size=step_size to skip the "
+            "hot burn-in, or a smaller step_size",
+            HotBurninWarning,
+            stacklevel=2,
         )
     if num_diverging:
         warnings.warn(
@@ -465,20 +547,25 @@ def llc(
         block=block,
     )
     bias = noise_bias(tau, tree_size(params))
-    if noise_too_hot(tau, bias, est.llc):
+    uncorrected = est.llc
+    if noise_correction and math.isfinite(bias):
+        est = est._replace(llc=est.llc - bias, llc_per_chain=est.llc_per_chain - bias)
+    if noise_too_hot(tau, bias, uncorrected, corrected=noise_correction):
         # Both bounds scale with the step: the step that brings both within them. The bias is
-        # relative to a positive λ̂ only (below zero the verdict says "not at a minimum").
+        # relative to a positive reading only (below zero the verdict says "not at a minimum").
+        bound = noise_bias_bound(noise_correction)
         fix = MAX_NOISE_TEMPERATURE / tau
         share = "n/a for lambda-hat <= 0"
-        if est.llc > 0:
-            fix = min(fix, MAX_NOISE_BIAS * est.llc / bias)
-            share = f"{bias / est.llc:.1%} of it"
+        if uncorrected > 0:
+            fix = min(fix, bound * uncorrected / bias)
+            share = f"{bias / uncorrected:.1%} of it"
+        read = "was corrected by" if noise_correction else "reads high by"
         warnings.warn(
             f"noise temperature tau = {tau:.3g} (bound {MAX_NOISE_TEMPERATURE:g}): the minibatch "
-            f"gradient noise heats the chain, and lambda-hat = {est.llc:.4g} reads high by about "
-            f"(d/2) tau = {bias:.3g} ({share}; bound "
-            f"{MAX_NOISE_BIAS:.0%}). Lower step_size to about {step_size * fix:.3g}, raise "
-            f"batch_size (now {batch_size}; tau falls like 1/batch_size)"
+            f"gradient noise heats the chain, and lambda-hat = {uncorrected:.4g} {read} about "
+            f"(d/2) tau = {bias:.3g} ({share}; bound {bound:.0%}). Lower step_size to about "
+            f"{step_size * fix:.3g}, raise batch_size (now {batch_size}; tau falls like "
+            "1/batch_size)"
             + (", or pass gradient='control_variate'" if gradient == "minibatch" else ""),
             NoiseTemperatureWarning,
             stacklevel=2,
@@ -497,6 +584,7 @@ def llc(
         "gamma": gamma,
         "step_size": step_size,
         "burnin_step_size": step_size if burnin_step_size is None else burnin_step_size,
+        "hot_burnin_diverged": hot_diverged,
         "num_chains": num_chains,
         "num_draws": num_draws,
         "num_burnin": num_burnin,
@@ -515,6 +603,8 @@ def llc(
         "init_loss": chains.init_loss,
         "init_loss_sd": chains.init_loss_sd,
         "llc": est.llc,
+        "llc_uncorrected": uncorrected,
+        "noise_correction": int(noise_correction),
         "llc_mcse": est.mcse,
         "llc_per_chain": est.llc_per_chain,
         "rhat": est.rhat,

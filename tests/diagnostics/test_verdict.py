@@ -271,7 +271,7 @@ def regression():
     return squared_error, w_star, {"x": x, "y": y}
 
 
-RUN = dict(step_size=4e-4, batch_size=100, num_chains=4, num_draws=4000, num_burnin=100)
+RUN = dict(step_size=4e-4, batch_size=100, num_chains=4, num_draws=6000, num_burnin=100)
 
 
 def test_a_real_run_at_the_minimum_is_trustworthy_and_records_it():
@@ -320,6 +320,19 @@ def test_a_cool_chain_whose_predicted_bias_is_large_is_step_too_large():
     # tau = 0.01 is under its bound, but (d/2) tau = 0.15 is 10% of the LLC of 1.5.
     d = diagnose(tree(noise_temperature=0.01, noise_bias=0.15))
     assert d.verdict == "step too large"
-    assert d.reasons[0].startswith("the noise bias (d/2) tau = 0.15 is 10.0% of the LLC (> 5%)")
+    assert d.reasons[0].startswith(
+        "the noise bias (d/2) tau = 0.15 is 10.0% of the uncorrected LLC (> 5%)"
+    )
     assert "batch_size" in d.reasons[0]
     assert diagnose(tree(noise_temperature=0.01, noise_bias=0.075)).verdict == "trustworthy"
+
+
+def test_a_corrected_estimate_is_allowed_a_larger_noise_bias():
+    # With the bias subtracted (noise_correction) the bound is 15% of the uncorrected reading:
+    # 0.15 of 1.65 (9%) passes, 0.3 of 1.8 (17%) does not.
+    ok = tree(noise_temperature=0.01, noise_bias=0.15, llc_uncorrected=1.65, noise_correction=1)
+    assert diagnose(ok).verdict == "trustworthy"
+    hot = tree(noise_temperature=0.01, noise_bias=0.3, llc_uncorrected=1.8, noise_correction=1)
+    d = diagnose(hot)
+    assert d.verdict == "step too large"
+    assert "16.7% of the uncorrected LLC (> 15%, after subtracting it)" in d.reasons[0]

@@ -63,7 +63,7 @@ SCRIPT = textwrap.dedent(
     y = (x @ np.array([1.0, 2.0, 3.0]) + rng.normal(size=400)).astype(np.float32)
     loss = lambda p, b: 0.5 * jnp.mean((b["y"] - b["x"] @ p["w"]) ** 2)
     w = {"w": jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0], jnp.float32)}
-    kw = dict(num_chains=8, num_draws=100, num_burnin=20, batch_size=40, step_size=1e-3, seed=5)
+    kw = dict(num_chains=8, num_draws=100, num_burnin=20, batch_size=40, step_size=8e-4, seed=5)
     # the default kernel, and the random-sign noise with a separate burn-in step
     for extra in ({}, {"noise": "rademacher", "burnin_step_size": 2e-3}):
         a = slt.llc(loss, w, {"x": x, "y": y}, shard=True, **kw, **extra)
