@@ -9,12 +9,12 @@ grid does not move with ``slt.llc``'s defaults. The methods: plain SGLD (``minib
 reshuffled batches and the plain trace, the default until 2026-11-24), the
 control-variate gradient, and plain SGLD with iid batches and the control-variate trace
 (``iid_cv_trace``: the trace is then unbiased for the chain's loss, bench/trace_bias.py), also
-read with the noise bias (d/2) τ̂ subtracted (``iid_cv_trace-nb``), and RMSProp-SGLD
+read with the noise bias (d/2) τ̂ subtracted (``iid_cv_trace-nb``: ``slt.llc``'s default for
+SGLD since 2026-11-24), and RMSProp-SGLD
 (``rmsprop``, its base steps on the grid × ``STEP_SCALE``), plain SGLD after a burn-in of
 T/16 steps at 10 times the step (``hot_burnin``, ``slt.llc(..., burnin_step_size=...)``), the
 same burn-in before iid batches and the control-variate trace (``hot_iid_cv_trace``, also read
-with (d/2) τ̂ subtracted: ``hot_iid_cv_trace-nb`` is ``slt.llc``'s default method since
-2026-11-24, here with the burn-in T/16 steps long), and
+with (d/2) τ̂ subtracted), and
 SGNHT with iid batches and the control-variate trace (``sgnht``, step h = sqrt(ε)).
 Cost counts per-sample gradient evaluations: chains × steps × b, twice that for the control
 variate (its second pass at w* on the same batch), 4/3 of it for the control-variate trace (a
@@ -69,8 +69,8 @@ CASES = [
 # The control variate runs a second forward-backward at w*; the control-variate trace a second
 # forward only, counted as 1/3 of a forward-backward.
 # Every method names its batching and trace: plain SGLD is the reshuffled minibatch run that was
-# slt.llc's default until the combination "hot_iid_cv_trace-nb" replaced it. The methods never
-# subtract the noise bias themselves; "-nb" readings subtract it from the trace.
+# slt.llc's default until "iid_cv_trace-nb" replaced it. The methods never subtract the noise
+# bias themselves; "-nb" readings subtract it from the trace.
 PLAIN = {"batching": "reshuffle", "trace": "minibatch", "noise_correction": False}
 IID = {"batching": "iid", "trace": "control_variate", "noise_correction": False}
 METHODS = {

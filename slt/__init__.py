@@ -3,12 +3,7 @@
 from slt import exact, models
 from slt._version import __version__
 from slt.base import SamplingAlgorithm, StepInfo
-from slt.errors import (
-    DivergenceError,
-    DivergenceWarning,
-    HotBurninWarning,
-    NoiseTemperatureWarning,
-)
+from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
 from slt.exact import LearningCoefficient
 from slt.io import load
 from slt.result import LLCResult
@@ -23,7 +18,6 @@ __all__ = [
     "CalibrationWarning",
     "DivergenceError",
     "DivergenceWarning",
-    "HotBurninWarning",
     "GlobalEstimate",
     "LLCResult",
     "LearningCoefficient",

@@ -328,7 +328,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--burnin-step-size",
         type=float,
-        help="ε of the burn-in (default: 10 ε for sgld, ε for the others)",
+        help="ε of the burn-in (default: ε)",
     )
     run.add_argument(
         "--batching",

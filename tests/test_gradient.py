@@ -151,9 +151,8 @@ def test_llc_records_tau_and_warns_when_it_is_above_threshold():
     nbeta = cool.datatree.attrs["nbeta"]
     expected = 1e-5 * nbeta**2 / 4 * (1 / 400)  # iid batches (the default): sigma^2 / b
     assert cool.datatree.attrs["noise_temperature"] == pytest.approx(expected, rel=0.3)
-    hot_settings = dict(step_size=1e-3, burnin_step_size=1e-3, batch_size=10) | settings
     with pytest.warns(slt.NoiseTemperatureWarning, match=r"noise temperature tau = .*batch_size"):
-        hot = slt.llc(loss, params, data, **hot_settings)
+        hot = slt.llc(loss, params, data, step_size=1e-3, batch_size=10, **settings)
     assert hot.datatree.attrs["noise_temperature"] > 0.03
     assert hot.verdict.startswith("step too large")
 

@@ -25,12 +25,7 @@ from slt.base import SamplingAlgorithm
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import to_datatree
 from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE, noise_bias_bound, noise_too_hot
-from slt.errors import (
-    DivergenceError,
-    DivergenceWarning,
-    HotBurninWarning,
-    NoiseTemperatureWarning,
-)
+from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
 from slt.estimators.llc import estimate_llc
 from slt.gradient import (
     GRADIENTS,
@@ -57,12 +52,10 @@ from slt.workflows.checks import (
 )
 
 __all__ = [
-    "BURNIN_STEP_FACTOR",
     "CALIBRATION_BUDGET",
     "SAMPLERS",
     "DivergenceError",
     "DivergenceWarning",
-    "HotBurninWarning",
     "LocalSampler",
     "NoiseTemperatureWarning",
     "build_sampler",
@@ -77,13 +70,6 @@ SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
 gradient evaluations (its control-variate gradients count as 2 and calibrate's as well)."""
-
-BURNIN_STEP_FACTOR = 10.0
-"""The default burn-in step of SGLD, in multiples of ``step_size``: on issue 7's
-bench (docs/accuracy_per_cost.md) a burn-in at 10 times the step, then iid batches read through
-the control-variate trace less (d/2)τ̂, reached 5% of the exact target on all 13 (case, seed)
-pairs, at least 3 times cheaper than plain SGLD's best hand-tuned setting on 12 of them."""
-
 
 _OPTIONS = {
     "sgld": set(),
@@ -229,23 +215,20 @@ def llc(
         gradient evaluations. Its short runs use reshuffled batches, the schedule its checks
         were measured with, whatever ``batching`` is.
     burnin_step_size
-        The step size of the ``num_burnin`` burn-in steps. Default: ``BURNIN_STEP_FACTOR``
-        (10) times ``step_size`` for SGLD, the sampler it was measured with (if that burn-in
-        diverges, the run is repeated with a cold one and a :class:`HotBurninWarning` says so),
-        and ``step_size`` for the others: RMSProp-SGLD's preconditioner adapts during the
-        burn-in, and at ten times the step it diverged on 2 of the 10 reduced-rank cases of
-        ``make validate``. Pass ``step_size`` itself for a cold burn-in. The
-        chains start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical
-        set; in the soft directions of a singular model that takes about
+        The step size of the ``num_burnin`` burn-in steps (default ``step_size``). The chains
+        start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set; in
+        the soft directions of a singular model that takes about
         :math:`\sqrt{n\beta}/(\epsilon n\beta)` steps. A larger burn-in step gets there
         sooner, and the draws at ``step_size`` then relax its excess heat in the stiff
         directions within a few :math:`1/(\epsilon n\beta)` steps. Along the flat directions
         the hot steps also spread the chains wider than the cool step's law, and that spread
-        contracts slowly: the first draws can read high. Alone it was 2–8 times cheaper than a
-        cold start on some cases and seeds of issue 7's bench and no cheaper on others; with
-        the defaults of ``batching``, ``trace`` and ``noise_correction`` it is the method of
-        ``BURNIN_STEP_FACTOR`` (docs/accuracy_per_cost.md). A step that is stable for the
-        draws can diverge at ten times it: the error then says so.
+        contracts slowly. On issue 7's short runs (docs/accuracy_per_cost.md) a burn-in at 10
+        times the step, with the defaults of ``batching``, ``trace`` and ``noise_correction``,
+        was at least 3 times cheaper than plain SGLD's best setting on 12 of 13 (case, seed)
+        pairs. It is not the default because on long runs the spread did not relax: on the
+        6-layer networks of the ``dln`` suite R-hat rose from 1.10–1.19 to 1.34–1.54 (ESS
+        7–10 epochs), also with only the first half of the burn-in hot, and the digits CNN of
+        ``slt validate --suite networks`` fell from ESS 714 to 215. Check the verdict.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
@@ -367,10 +350,12 @@ def llc(
     >>> w_star = jnp.asarray(np.linalg.lstsq(x, y, rcond=None)[0])
     >>> res = slt.llc(loss, w_star, {"x": x, "y": y}, step_size=4e-4, batch_size=100,
     ...               num_chains=4, num_draws=1000, num_burnin=100)
-    >>> round(res.llc, 1)  # a regular model: d/2 = 1.5
-    1.5
+    >>> round(res.llc, 2), round(res.mcse, 2)  # a regular model: d/2 = 1.5
+    (1.45, 0.11)
     >>> round(res.datatree.attrs["noise_temperature"], 3)  # the minibatch noise: cool enough
     0.023
+    >>> round(res.llc_uncorrected - res.llc, 3)  # the heating it causes, (d/2) tau, removed
+    0.034
     """
     n = check_data(data)
     nbeta_value = resolve_nbeta(n, nbeta, beta)
@@ -449,48 +434,34 @@ def llc(
         )
         step_size = calibration.step_size
     assert isinstance(step_size, float)
-    hot_default = burnin_step_size is None and sampler == "sgld" and num_burnin > 0
-    if hot_default:
-        burnin_step_size = BURNIN_STEP_FACTOR * step_size
     options = dict(sampler_options or {})
     builder = LocalSampler(
         sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale, noise
     )
 
-    def sample(burnin_step: float | None) -> Trace:
-        return run_chains(
-            jax.random.key(seed),
-            builder,
-            loss_fn,
-            params,
-            data,
-            nbeta=nbeta_value,
-            num_chains=num_chains,
-            num_draws=num_draws,
-            num_burnin=num_burnin,
-            steps_per_draw=steps_per_draw,
-            batch_size=batch_size,
-            batching=batching,
-            trace=trace_loss,
-            divergence_threshold=divergence_threshold,
-            params_every=params_every,
-            shard=shard,
-            hyper={"gamma": gamma, "step_size": step_size}
-            | options
-            | ({} if burnin_step is None else {"burnin_step_size": burnin_step}),
-            anchor=anchor,
-            progress=resolve_progress(progress),
-        )
-
-    chains = sample(burnin_step_size)
-    hot_diverged = 0
-    if hot_default:
-        hot_diverged = int(chains.warmup_stats["diverging"].any(axis=1).sum())
-        if hot_diverged:
-            # The default hot burn-in is an economy, not a setting the user chose: when it is
-            # unstable, the whole run is repeated with the burn-in at the step itself.
-            burnin_step_size = step_size
-            chains = sample(burnin_step_size)
+    chains = run_chains(
+        jax.random.key(seed),
+        builder,
+        loss_fn,
+        params,
+        data,
+        nbeta=nbeta_value,
+        num_chains=num_chains,
+        num_draws=num_draws,
+        num_burnin=num_burnin,
+        steps_per_draw=steps_per_draw,
+        batch_size=batch_size,
+        batching=batching,
+        trace=trace_loss,
+        divergence_threshold=divergence_threshold,
+        params_every=params_every,
+        shard=shard,
+        hyper={"gamma": gamma, "step_size": step_size}
+        | options
+        | ({} if burnin_step_size is None else {"burnin_step_size": burnin_step_size}),
+        anchor=anchor,
+        progress=resolve_progress(progress),
+    )
 
     diverged = chains.sample_stats["diverging"].any(axis=1)
     num_diverging = int(diverged.sum())
@@ -512,21 +483,6 @@ def llc(
     if num_diverging == num_chains:
         raise DivergenceError(
             f"all {num_chains} chains diverged (non-finite or exploding loss); {advice}"
-            + (
-                f" (the default burn-in at {BURNIN_STEP_FACTOR:g} x step_size diverged first)"
-                if hot_diverged
-                else ""
-            )
-        )
-    if hot_diverged:
-        warnings.warn(
-            f"{hot_diverged} of {num_chains} chains diverged in the default burn-in at "
-            f"{BURNIN_STEP_FACTOR:g} x step_size = {BURNIN_STEP_FACTOR * step_size:g}; the run was "
-            f"repeated with the burn-in at step_size ({step_size:g}), at twice the cost. The step "
-            "is within a factor of 10 of unstable: pass burnin_step_size=step_size to skip the "
-            "hot burn-in, or a smaller step_size",
-            HotBurninWarning,
-            stacklevel=2,
         )
     if num_diverging:
         warnings.warn(
@@ -584,7 +540,6 @@ def llc(
         "gamma": gamma,
         "step_size": step_size,
         "burnin_step_size": step_size if burnin_step_size is None else burnin_step_size,
-        "hot_burnin_diverged": hot_diverged,
         "num_chains": num_chains,
         "num_draws": num_draws,
         "num_burnin": num_burnin,

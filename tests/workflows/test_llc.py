@@ -1,7 +1,5 @@
 """slt.llc end to end: interface, reproducibility, divergence handling, bad input."""
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -112,28 +110,7 @@ def test_burnin_step_size_drives_the_burnin_only():
     # a burn-in step far too large diverges the burn-in, and with it the run
     with pytest.raises(slt.DivergenceError):
         slt.llc(*regression(), burnin_step_size=10.0, **SMALL)
-    # SGLD's default burn-in runs at BURNIN_STEP_FACTOR (10) times the step, the others' at it
-    default = slt.llc(*regression(), **SMALL).datatree
-    assert default.attrs["burnin_step_size"] == pytest.approx(10 * 4e-4)
-    np.testing.assert_allclose(default["warmup_sample_stats"]["step_size"], np.float32(4e-3))
-    for sampler in ("rmsprop_sgld", "sgnht"):
-        with warnings.catch_warnings():  # RMSProp-SGLD's step is hot at this batch: not the point
-            warnings.simplefilter("ignore", slt.NoiseTemperatureWarning)
-            other = slt.llc(*regression(), **(SMALL | {"sampler": sampler}))
-        assert other.datatree.attrs["burnin_step_size"] == 4e-4, sampler
-
-
-def test_a_default_hot_burnin_that_diverges_is_repeated_cold():
-    # At step 0.08 the run is stable (nβ = 20 on a Hessian near I: ε(nβ + γ) = 1.7 < 2) but the
-    # default burn-in at 0.8 is not: the run is repeated with the burn-in at the step, and says so.
-    settings = SMALL | {"step_size": 0.08, "nbeta": 20.0, "batch_size": 500}
-    with pytest.warns(slt.HotBurninWarning, match="repeated with the burn-in at step_size"):
-        res = slt.llc(*regression(), **settings)
-    attrs = res.datatree.attrs
-    assert attrs["hot_burnin_diverged"] == SMALL["num_chains"]
-    assert attrs["burnin_step_size"] == 0.08 and res.num_diverging == 0
-    cold = slt.llc(*regression(), **(settings | {"burnin_step_size": 0.08}))
-    assert cold.llc == res.llc  # the repeated run is the cold run, bit for bit
+    assert slt.llc(*regression(), **SMALL).datatree.attrs["burnin_step_size"] == 4e-4
 
 
 def test_a_hot_burnin_reaches_the_typical_set_sooner():
@@ -146,7 +123,7 @@ def test_a_hot_burnin_reaches_the_typical_set_sooner():
     # bounds are 3 sd away.
     loss_fn, params, data = regression()
     cool = dict(num_chains=64, num_draws=200, num_burnin=100, batch_size=500, nbeta=100.0)
-    cold = slt.llc(loss_fn, params, data, step_size=1e-5, burnin_step_size=1e-5, **cool)
+    cold = slt.llc(loss_fn, params, data, step_size=1e-5, **cool)
     warm = slt.llc(loss_fn, params, data, step_size=1e-5, burnin_step_size=6e-4, **cool)
     assert cold.llc < 0.75 and 1.0 < warm.llc < 2.0, (cold.llc, warm.llc)
 
@@ -287,9 +264,7 @@ def relu_net(n=400, seed=0):
 
 def test_normalized_coordinates_make_the_estimate_invariant_to_relu_rescaling():
     fn, params, data = relu_net()
-    # the burn-in at the step: ten times it is unstable in the raw coordinates at alpha = 10
-    settings = dict(step_size=2e-4, burnin_step_size=2e-4, batch_size=400, num_chains=2)
-    settings |= dict(num_draws=300, progress=False)
+    settings = dict(step_size=2e-4, batch_size=400, num_chains=2, num_draws=300, progress=False)
     estimates = {}
     for alpha in (1.0, 10.0):
         scaled = {
