@@ -29,7 +29,9 @@ Rows (per step; all scans compiled ahead of time, as in ``bench/sgld_overhead.py
     ``bench/sgld_overhead.py``.
     ``(c) slt.llc sgld``: the program ``slt.llc(..., sampler="sgld", num_chains=1)`` compiles
     (``run_chains`` with the :class:`~slt.workflows.llc.LocalSampler` builder: SGLD on the
-    localized posterior, 1 chain under ``vmap``, minibatches in the scan, every diagnostic on),
+    localized posterior, 1 chain under ``vmap``, minibatches in the scan, every diagnostic on;
+    the plain loss trace, ``trace="minibatch"``, since the default control-variate trace adds
+    a forward pass that is not part of the step),
     captured by replacing ``jax.jit`` in ``slt.samplers.run`` for one call, compiled for K1 and
     K2 draws and executed; per step = (t(K2) - t(K1)) / (K2 - K1), which cancels the
     initial-loss epoch (``n / batch`` forward passes). The per-step cost does not depend on n
@@ -201,7 +203,9 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     widths = dln_scale.widths_for(size, args.layers)
     r = round(args.rank_fraction * widths[0])
-    settings = dln_scale.llc_settings(args)
+    # The plain trace: the SGLD step's overhead is the figure (slt.llc's default control-variate
+    # trace adds one forward pass a step, about a third of a forward-backward).
+    settings = dln_scale.llc_settings(args) | {"trace": "minibatch"}
     b, eps, gamma = settings["batch_size"], settings["step_size"], settings["gamma"]
     beta = BETA0 / math.log(args.n)
     nbeta = args.n * beta

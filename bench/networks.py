@@ -25,7 +25,8 @@ Rows, per model (each per-step time is the minimum over ``--reps`` interleaved r
     :func:`slt.posterior.localized_posterior` (the kernel ``slt.llc`` runs, with its per-step
     diagnostics ``loss``, ``lp`` and ``grad_norm`` kept; the driver's ``distance`` and
     divergence test are in row (c)), same batch.
-    ``(c) slt.llc``: a whole ``slt.llc(..., num_chains=1, num_draws=steps, num_burnin=0)`` call
+    ``(c) slt.llc``: a whole ``slt.llc(..., num_chains=1, num_draws=steps, num_burnin=0,
+    trace="minibatch")`` call (the default control-variate trace adds a forward pass a step)
     on a synthetic dataset of 4 batches, called twice; the second call reuses the compiled
     program, so its wall time is the steps plus the initial-loss epoch (4 forward passes) and
     the host work, divided here by ``steps``. Skipped with ``--no-llc``.
@@ -183,6 +184,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
             num_draws=args.steps,
             num_burnin=0,
             noise=args.noise,
+            trace="minibatch",
             progress=False,
         )
         with warnings.catch_warnings():
