@@ -352,7 +352,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--no-noise-correction",
         action="store_true",
         help="report λ̂ without subtracting the minibatch-noise bias (d/2)τ̂ (subtracted by "
-        "default with iid batches)",
+        "default for sgld with iid batches)",
     )
     run.add_argument(
         "--noise",

@@ -21,7 +21,8 @@ class LLCResult:
     ----------
     llc
         :math:`\\hat\\lambda(w^\\ast)`, the mean over the chains that did not diverge (less
-        the noise bias (d/2)τ̂ when ``slt.llc`` corrected it, its default under iid batches).
+        the noise bias (d/2)τ̂ when ``slt.llc`` corrected it, its default for SGLD with iid
+        batches).
     mcse
         Monte Carlo standard error of ``llc``, from the ESS of the loss trace.
     llc_per_chain
@@ -37,7 +38,7 @@ class LLCResult:
         ``warmup_sample_stats``, optional ``posterior``; settings in the root attrs).
     llc_noise_corrected, llc_uncorrected
         Properties: ``llc`` less its first-order minibatch-noise bias (d/2)τ̂, and ``llc``
-        without it (``slt.llc`` subtracts it by default under iid batches).
+        without it (``slt.llc`` subtracts it by default for SGLD with iid batches).
     diagnostics, verdict
         Properties: the :class:`~slt.diagnostics.verdict.Diagnostics` of the run and its
         plain-language verdict (``"trustworthy"`` or what is wrong). ``save(path)`` writes the
@@ -65,7 +66,7 @@ class LLCResult:
         the minibatch-gradient noise (attribute ``noise_bias``, :func:`slt.gradient.noise_bias`).
 
         This is ``llc`` itself when the run subtracted it already (``slt.llc``'s
-        ``noise_correction``, on by default with ``batching="iid"``; attribute
+        ``noise_correction``, on by default for SGLD with ``batching="iid"``; attribute
         ``noise_correction``). The correction is exact to first order for a quadratic loss
         with iid batches, read through ``trace="control_variate"``: the reshuffled trace has a
         bias of its own (:mod:`slt.data`). NaN where the run has no ``noise_bias`` (SGNHT).

@@ -101,9 +101,9 @@ MAX_NOISE_TEMPERATURE = 0.03
 #: (d/2λ = 4.7) τ̂ = 0.031 predicts +15%, and SGLD read +31% after 4 × 64000 draws.
 MAX_NOISE_BIAS = 0.05
 #: The same bound when the run subtracted the bias (``slt.llc``'s ``noise_correction``, its
-#: default under iid batches). The subtraction removed about 85% of the heating on issue 7's
-#: reduced-rank cases (bench/heating_corrections.py) and less on deep networks; a bias of at most
-#: 15% leaves a residual within the 5% bar as long as it removes two thirds.
+#: default for SGLD with iid batches). The subtraction removed about 85% of the heating on
+#: issue 7's reduced-rank cases (bench/heating_corrections.py) and less on deep networks; a bias
+#: of at most 15% leaves a residual within the 5% bar as long as it removes two thirds.
 MAX_CORRECTED_NOISE_BIAS = 0.15
 #: Largest fraction of the epoch-averaged loss trace allowed strictly below :math:`\hat L(w^*)`.
 #: At a minimum it is close to 0 (0.5% on the :func:`slt.llc` example); 0.2 leaves room for the
