@@ -225,9 +225,9 @@ def llc(
         contracts slowly. On issue 7's short runs (docs/accuracy_per_cost.md) a burn-in at 10
         times the step, with the defaults of ``batching``, ``trace`` and ``noise_correction``,
         was at least 3 times cheaper than plain SGLD's best setting on 12 of 13 (case, seed)
-        pairs. It is not the default because on long runs the spread did not relax: on the
-        6-layer networks of the ``dln`` suite R-hat rose from 1.10–1.19 to 1.34–1.54 (ESS
-        7–10 epochs), also with only the first half of the burn-in hot, and the digits CNN of
+        pairs. It is not the default because on long runs the spread did not relax: on three
+        deep networks of the ``dln`` suite R-hat rose from 1.10–1.19 to 1.35–1.47 (ESS 7–10
+        epochs), also with only the first half of the burn-in hot, and the digits CNN of
         ``slt validate --suite networks`` fell from ESS 714 to 215. Check the verdict.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
