@@ -235,9 +235,7 @@ def main() -> None:
                     start = time.perf_counter()
                     factor, share = HOT_BURNIN.get(method, (1.0, 0.0))
                     burnin = int(share * args.steps)
-                    # a cold burn-in unless the method runs a hot one (slt.llc: hot for SGLD)
-                    step = eps_nb / nbeta if options.get("sampler") != "sgnht" else None
-                    hot = {"burnin_step_size": factor * step} if step is not None else {}
+                    hot = {"burnin_step_size": factor * eps_nb / nbeta} if burnin else {}
                     try:
                         res = run_setting(
                             problem, eps_nb, b, options, args.steps, burnin, seed=seed, **hot
@@ -256,9 +254,8 @@ def main() -> None:
                         # setting's readings are heading once mixed (last half of the draws).
                         half = args.converged * args.steps // 2
                         try:  # another noise sequence than the short run's
-                            cold = {"burnin_step_size": step} if step is not None else {}
                             converged = run_setting(
-                                problem, eps_nb, b, options, half, half, seed=seed + 1, **cold
+                                problem, eps_nb, b, options, half, half, seed=seed + 1
                             ).llc
                         except DivergenceError:
                             converged = math.inf

@@ -325,11 +325,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group("sampler (see slt.llc)")
     run.add_argument("--sampler", choices=("sgld", "rmsprop_sgld", "sgnht"), default="sgld")
     run.add_argument("--step-size", type=float, default=1e-4, help="ε (default 1e-4)")
-    run.add_argument(
-        "--burnin-step-size",
-        type=float,
-        help="ε of the burn-in (default: ε)",
-    )
+    run.add_argument("--burnin-step-size", type=float, help="ε of the burn-in (default: ε)")
     run.add_argument(
         "--batching",
         choices=("iid", "reshuffle"),

@@ -211,17 +211,7 @@ def gradient_noise(
     def batch_grad(idx):
         return grad(params, jax.tree.map(lambda x: x[idx], data))
 
-    if replace:
-
-        def iid_pair(total, key):
-            first, second = (
-                jax.random.randint(k, (batch_size,), 0, n) for k in jax.random.split(key)
-            )
-            diff = tree_sub(batch_grad(first), batch_grad(second))
-            return total + 0.5 * tree_sq_norm(diff), None
-
-        total, _ = jax.lax.scan(iid_pair, jnp.zeros(()), jax.random.split(rng_key, num_pairs))
-    elif 2 * num_pairs * batch_size <= n:
+    if not replace and 2 * num_pairs * batch_size <= n:
         perm = jax.random.permutation(rng_key, n)[: 2 * num_pairs * batch_size]
         slices = perm.reshape(num_pairs, 2, batch_size)
 
@@ -233,10 +223,13 @@ def gradient_noise(
         total = total * (n - batch_size) / n
     else:
 
+        def draw(key):  # one batch's indices, as the kernels draw them
+            if replace:
+                return jax.random.randint(key, (batch_size,), 0, n)
+            return jax.random.permutation(key, n)[:batch_size]
+
         def independent_pair(total, key):
-            first, second = (
-                jax.random.permutation(k, n)[:batch_size] for k in jax.random.split(key)
-            )
+            first, second = (draw(k) for k in jax.random.split(key))
             diff = tree_sub(batch_grad(first), batch_grad(second))
             return total + 0.5 * tree_sq_norm(diff), None
 

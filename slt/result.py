@@ -1,6 +1,5 @@
 """The result of an LLC estimate: the number, its error bar, its evidence."""
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +71,7 @@ class LLCResult:
         bias of its own (:mod:`slt.data`). NaN where the run has no ``noise_bias`` (SGNHT).
         """
         attrs = self.datatree.attrs
-        if int(attrs.get("noise_correction", 0)) and math.isfinite(attrs.get("noise_bias", np.nan)):
+        if int(attrs.get("noise_correction", 0)):
             return self.llc
         return self.llc - float(attrs.get("noise_bias", np.nan))
 

@@ -63,6 +63,7 @@ __all__ = [
     "leaf_scales",
     "llc",
     "noise_temperature_of",
+    "resolve_batching",
 ]
 
 SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
@@ -70,6 +71,7 @@ SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
 gradient evaluations (its control-variate gradients count as 2 and calibrate's as well)."""
+
 
 _OPTIONS = {
     "sgld": set(),
@@ -371,8 +373,6 @@ def llc(
     steps_per_draw = check_int("steps_per_draw", steps_per_draw, low=1)
     batch_size = check_int("batch_size", batch_size, low=1, high=n)
     check_choice("batching", batching, BATCHINGS)
-    if batch_size == n:
-        batching = "reshuffle"  # a batch of n is the whole dataset, with no minibatch noise
     params_every = check_int("params_every", params_every, low=0, high=num_draws)
     if params_every and num_draws % params_every:
         raise ValueError(f"params_every must divide num_draws ({num_draws}); got {params_every}")
@@ -383,10 +383,11 @@ def llc(
         check_positive("prior_scale", prior_scale)
     if divergence_threshold is not None:
         check_positive("divergence_threshold", divergence_threshold)
-    if noise_correction is None:
-        noise_correction = batching == "iid" and sampler == "sgld"
-    elif not isinstance(noise_correction, bool):
+    if noise_correction is not None and not isinstance(noise_correction, bool):
         raise ValueError(f"noise_correction must be True, False or None; got {noise_correction!r}")
+    batching, noise_correction = resolve_batching(
+        n, batch_size, batching, sampler, noise_correction
+    )
     check_sampler(sampler, mala=mala_diagnostic, options=sampler_options)
     check_choice("noise", noise, NOISES)
     check_choice("gradient", gradient, GRADIENTS)
@@ -438,7 +439,6 @@ def llc(
     builder = LocalSampler(
         sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale, noise
     )
-
     chains = run_chains(
         jax.random.key(seed),
         builder,
@@ -504,7 +504,8 @@ def llc(
     )
     bias = noise_bias(tau, tree_size(params))
     uncorrected = est.llc
-    if noise_correction and math.isfinite(bias):
+    noise_correction = noise_correction and math.isfinite(bias)  # no τ̂ (SGNHT): nothing to subtract
+    if noise_correction:
         est = est._replace(llc=est.llc - bias, llc_per_chain=est.llc_per_chain - bias)
     if noise_too_hot(tau, bias, uncorrected, corrected=noise_correction):
         # Both bounds scale with the step: the step that brings both within them. The bias is
@@ -596,6 +597,23 @@ def llc(
     result.datatree.attrs["verdict"] = diagnostics.verdict
     result.datatree.attrs["frac_below_init"] = diagnostics.frac_below_init
     return result
+
+
+def resolve_batching(
+    n: int,
+    batch_size: int,
+    batching: Literal["reshuffle", "iid"],
+    sampler: str,
+    noise_correction: bool | None,
+) -> tuple[Literal["reshuffle", "iid"], bool]:
+    """The minibatch schedule and noise correction :func:`llc` runs with: a batch of n is the
+    whole dataset, with no minibatch noise, whatever ``batching``; ``noise_correction=None``
+    means on for SGLD with iid batches (see :func:`llc`)."""
+    if batch_size == n:
+        batching = "reshuffle"
+    if noise_correction is None:
+        noise_correction = batching == "iid" and sampler == "sgld"
+    return batching, noise_correction
 
 
 def leaf_scales(params: ArrayTree) -> ArrayTree:

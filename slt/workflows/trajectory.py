@@ -39,7 +39,7 @@ from slt.result import LLCResult
 from slt.train import Checkpoint
 from slt.tree import tree_size
 from slt.workflows.checks import check_int, check_params, resolve_nbeta
-from slt.workflows.llc import llc
+from slt.workflows.llc import llc, resolve_batching
 
 __all__ = ["DIVERGED", "ESTIMATOR", "llc_trajectory"]
 
@@ -264,10 +264,9 @@ def _settings(n: int, params: ArrayTree, llc_kwargs: dict[str, Any]) -> dict[str
     options = given.pop("sampler_options") or {}
     # "coordinates" is a reserved netCDF (CF) attribute: slt.llc records it under this name.
     given["sampled_coordinates"] = given.pop("coordinates")
-    if given["batch_size"] == n:  # slt.llc: a batch of n is the whole dataset
-        given["batching"] = "reshuffle"
-    if given["noise_correction"] is None:  # slt.llc's default: on for SGLD with iid batches
-        given["noise_correction"] = given["batching"] == "iid" and given["sampler"] == "sgld"
+    given["batching"], given["noise_correction"] = resolve_batching(
+        n, given["batch_size"], given["batching"], given["sampler"], given["noise_correction"]
+    )
     settings: dict[str, Any] = {
         "inference_library": "slt",
         "n": n,

@@ -113,6 +113,19 @@ def test_burnin_step_size_drives_the_burnin_only():
     assert slt.llc(*regression(), **SMALL).datatree.attrs["burnin_step_size"] == 4e-4
 
 
+def test_a_noise_correction_without_a_noise_temperature_is_not_recorded_as_made():
+    # SGNHT has no tau-hat: asked to correct, slt.llc subtracts nothing and says so, and the
+    # report's running LLC stays finite.
+    from slt.report.figures import running_llc
+
+    res = slt.llc(*regression(), sampler="sgnht", noise_correction=True, **SMALL)
+    attrs = res.datatree.attrs
+    assert attrs["noise_correction"] == 0 and np.isnan(attrs["noise_bias"])
+    assert res.llc == res.llc_uncorrected
+    per_chain, pooled = running_llc(res.datatree)
+    assert np.isfinite(per_chain).all() and pooled[-1] == pytest.approx(res.llc, rel=1e-4)
+
+
 def test_a_hot_burnin_reaches_the_typical_set_sooner():
     # Chains start at w*, the bottom of the loss; on this regular model (d = 3, full batch, Hessian
     # near I) nβ E[L - L(w*)] = d/2 = 1.5 at equilibrium, approached as 1.5 (1 - exp(-ε nβ t)).
