@@ -202,7 +202,8 @@ def _llc_settings(args: argparse.Namespace) -> dict:
     return dict(
         sampler=args.sampler,
         step_size=args.step_size,
-        burnin_step_size=args.burnin_step_size,
+        burnin_step_size="auto" if args.burnin_step_size is None else args.burnin_step_size,
+        num_hot_burnin=args.hot_burnin,
         batching=args.batching,
         gradient=args.gradient,
         trace=args.trace,
@@ -325,7 +326,16 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group("sampler (see slt.llc)")
     run.add_argument("--sampler", choices=("sgld", "rmsprop_sgld", "sgnht"), default="sgld")
     run.add_argument("--step-size", type=float, default=1e-4, help="ε (default 1e-4)")
-    run.add_argument("--burnin-step-size", type=float, help="ε of the burn-in (default: ε)")
+    run.add_argument(
+        "--burnin-step-size",
+        type=float,
+        help="ε of the hot burn-in steps (default: 10 ε for sgld, ε otherwise)",
+    )
+    run.add_argument(
+        "--hot-burnin",
+        type=int,
+        help="burn-in steps at --burnin-step-size (default: the climb time, at most half)",
+    )
     run.add_argument(
         "--batching",
         choices=("iid", "reshuffle"),

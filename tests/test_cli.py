@@ -23,10 +23,11 @@ def test_estimate_passes_the_noise_burnin_step_and_rmsprop_freeze(tmp_path, caps
     argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "1000", "--chains", "2"]
     argv += ["--draws", "100", "--burnin", "50", "--batch-size", "100", "-o", str(out)]
     argv += ["--sampler", "rmsprop_sgld", "--step-size", "1e-5", "--adapt-steps", "50"]
-    argv += ["--noise", "rademacher", "--burnin-step-size", "2e-5"]
+    argv += ["--noise", "rademacher", "--burnin-step-size", "2e-5", "--hot-burnin", "30"]
     assert main(argv) == 0
     attrs = slt.load(out).datatree.attrs
     assert attrs["noise"] == "rademacher" and attrs["burnin_step_size"] == 2e-5
+    assert attrs["num_hot_burnin"] == 30
     assert attrs["sampler_adapt_steps"] == 50
     # the defaults: iid batches and the control-variate trace; the noise correction is SGLD's
     assert (attrs["batching"], attrs["trace"], attrs["noise_correction"]) == (

@@ -214,6 +214,10 @@ def _summary_rows(dt: xr.DataTree) -> list[tuple[str, str]]:
     if stats is not None and "diverging" in stats:
         steps = int(np.asarray(stats["diverging"].values).sum())
         parts.append(f"{steps} diverging draws in all")
+    if attrs.get("num_restarted"):
+        parts.append(
+            f"{_fmt(attrs['num_restarted'])} diverged in the hot burn-in and started over at w*"
+        )
     rows.append(("Divergences", _e("; ".join(parts) or "—")))
     if stats is not None and "acceptance_rate" in stats:
         keep = figures.kept_chains(dt)

@@ -98,6 +98,7 @@ class Settings(NamedTuple):
     diagnostic_every: int = 1
     batching: str = "reshuffle"
     trace: str = "minibatch"
+    num_hot_burnin: int | None = None
 
     @property
     def total_steps(self) -> int:
@@ -127,8 +128,10 @@ def _program(
 ):
     """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted).
 
-    The burn-in steps take ``burnin_algorithm`` when given (the same sampler at another step
-    size: its state must have the same structure), the kept draws ``algorithm``.
+    The first ``settings.num_hot_burnin`` burn-in steps (all when ``None``) take
+    ``burnin_algorithm`` when given (the same sampler at another step size: its state must have
+    the same structure); a chain they diverge starts over at the center. The other burn-in steps
+    and the kept draws take ``algorithm``.
 
     With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
     the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
@@ -208,9 +211,28 @@ def _program(
             return carry, (stats, carry[0].position if params_every else None)
 
         carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
-        warm = burnin_algorithm or algorithm
-        warm_fn = functools.partial(step_fn, algorithm=warm)
-        carry, warmup = scan(warm_fn, carry, jnp.arange(settings.num_burnin))
+        # The first `hot` burn-in steps take the burn-in sampler, the rest the draws' sampler.
+        hot = 0 if burnin_algorithm is None else settings.num_burnin
+        if hot and settings.num_hot_burnin is not None:
+            hot = min(settings.num_hot_burnin, settings.num_burnin)
+        if hot:
+            warm_fn = functools.partial(step_fn, algorithm=burnin_algorithm)
+            carry, hot_stats = scan(warm_fn, carry, jnp.arange(hot))
+            # A chain the hot steps diverged starts over at w*, at the draws' step, and its
+            # warm-up `diverging` is true at step hot - 1. A step's loss is read before it moves,
+            # so the last hot step's landing is checked here, on the next step's batch.
+            state, perm, diverged = carry
+            batch, _ = batch_at(data, batcher, batch_key, perm, jnp.asarray(hot))
+            landed = loss_fn(state.position, batch)
+            diverged = diverged | ~jnp.isfinite(landed)
+            diverged = diverged | (nbeta * (landed - init_loss) > threshold)
+            hot_stats["diverging"] = hot_stats["diverging"].at[-1].set(diverged)
+            fresh = algorithm.init(center, init_key)
+            state = jax.tree.map(lambda a, b: jnp.where(diverged, a, b), fresh, state)
+            carry = (state, perm, jnp.zeros((), bool))
+        carry, warmup = scan(step_fn, carry, jnp.arange(hot, settings.num_burnin))
+        if hot:
+            warmup = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), hot_stats, warmup)
         starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
         carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
         stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
@@ -289,6 +311,7 @@ def run_chains(
     label: str = "llc",
     batching: str = "reshuffle",
     trace: str = "minibatch",
+    num_hot_burnin: int | None = None,
 ) -> Trace:
     """Run ``num_chains`` chains of ``algorithm`` started at ``center``.
 
@@ -336,7 +359,10 @@ def run_chains(
     hyper
         With a builder: the numbers it reads (``nbeta`` and ``divergence_threshold`` are added).
         With a ``burnin_step_size`` entry, the burn-in steps are taken by
-        ``algorithm(center, hyper | {"step_size": hyper["burnin_step_size"]})``.
+        ``algorithm(center, hyper | {"step_size": hyper["burnin_step_size"]})``: the first
+        ``num_hot_burnin`` of them (all by default), the rest by ``algorithm`` itself. A chain
+        that diverges in those steps starts over at ``center`` for the rest of the burn-in; its
+        warm-up ``diverging`` stays true up to step ``num_hot_burnin - 1``.
     anchor
         With a builder: the full-data loss and gradient at ``center``
         (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run
@@ -369,6 +395,7 @@ def run_chains(
         diagnostic_every=diagnostic_every,
         batching=batching,
         trace="minibatch" if anchor is not None else trace,
+        num_hot_burnin=num_hot_burnin,
     )
     keys = jax.random.split(rng_key, num_chains)
     with Progress(settings.total_steps, label=label, enabled=settings.progress) as bar:

@@ -64,9 +64,13 @@ __all__ = [
     "llc",
     "noise_temperature_of",
     "resolve_batching",
+    "resolve_burnin",
 ]
 
 SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
+
+HOT_BURNIN_FACTOR = 10.0
+"""``burnin_step_size="auto"`` for SGLD: the climb at this many times the step (see :func:`llc`)."""
 
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
@@ -161,7 +165,8 @@ def llc(
     beta: float | None = None,
     gamma: float = 1.0,
     step_size: float | Literal["auto"] = 1e-4,
-    burnin_step_size: float | None = None,
+    burnin_step_size: float | Literal["auto"] = "auto",
+    num_hot_burnin: int | None = None,
     num_chains: int = 8,
     num_draws: int = 2000,
     num_burnin: int = 500,
@@ -216,21 +221,32 @@ def llc(
         the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
         gradient evaluations. Its short runs use reshuffled batches, the schedule its checks
         were measured with, whatever ``batching`` is.
-    burnin_step_size
-        The step size of the ``num_burnin`` burn-in steps (default ``step_size``). The chains
-        start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set; in
-        the soft directions of a singular model that takes about
-        :math:`\sqrt{n\beta}/(\epsilon n\beta)` steps. A larger burn-in step gets there
-        sooner, and the draws at ``step_size`` then relax its excess heat in the stiff
-        directions within a few :math:`1/(\epsilon n\beta)` steps. Along the flat directions
-        the hot steps also spread the chains wider than the cool step's law, and that spread
-        contracts slowly. On issue 7's short runs (docs/accuracy_per_cost.md) a burn-in at 10
-        times the step, with the defaults of ``batching``, ``trace`` and ``noise_correction``,
-        was at least 3 times cheaper than plain SGLD's best setting on 12 of 13 (case, seed)
-        pairs. It is not the default because on long runs the spread did not relax: on three
-        deep networks of the ``dln`` suite R-hat rose from 1.10–1.19 to 1.35–1.47 (ESS 7–10
-        epochs), also with only the first half of the burn-in hot, and the digits CNN of
-        ``slt validate --suite networks`` fell from ESS 714 to 215. Check the verdict.
+    burnin_step_size, num_hot_burnin
+        The step of the hot burn-in, and how many of the first burn-in steps take it. The chains
+        start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set. A
+        diffusion of step :math:`\epsilon` needs about :math:`1/(\epsilon\sqrt{n\beta})`
+        steps, the *climb time*, to travel :math:`(n\beta)^{-1/4}`, the width of the tempered
+        posterior along a quartic direction (longer along the higher-order directions of deep
+        networks). A hotter step climbs sooner, and the burn-in steps at ``step_size`` that
+        follow relax its excess heat in the stiff directions within a few
+        :math:`1/(\epsilon n\beta)` steps.
+
+        - ``"auto"`` (the default): for SGLD, a ``num_burnin`` shorter than the climb time of
+          ``step_size`` runs its first half at ``HOT_BURNIN_FACTOR`` (10) times ``step_size``.
+          A burn-in that long, and the other samplers, stay at ``step_size``.
+        - A number: that step for the first ``num_hot_burnin`` burn-in steps (default: all).
+
+        A chain that diverges in the hot steps starts over at :math:`w^\ast` at ``step_size``
+        for the rest of the burn-in (attribute ``num_restarted``; a :class:`DivergenceWarning`
+        when the step was passed as a number). The root attrs record the step and count used.
+        Only a short burn-in goes hot: longer hot phases spread the chains along the flat
+        directions beyond the cool step's law, and that spread contracts slowly. With all
+        16000 burn-in steps of the ``dln`` suite at 10 times the step, R-hat rose from
+        1.10–1.19 to 1.35–1.47 on three deep networks, and the digits CNN's ESS fell from 714
+        to 215. On issue 7's bench (docs/accuracy_per_cost.md, burn-in T/8 of T = 16000 steps)
+        the defaults reached 5% of the exact target on all 15 (case, seed) pairs, at least 3
+        times cheaper than plain SGLD's best hand-tuned setting on 12; without the hot half, on
+        7 of 13.
     num_chains, num_draws, num_burnin, steps_per_draw
         Chains; draws kept per chain; burn-in steps discarded; steps per kept draw.
     batch_size
@@ -353,7 +369,7 @@ def llc(
     >>> res = slt.llc(loss, w_star, {"x": x, "y": y}, step_size=4e-4, batch_size=100,
     ...               num_chains=4, num_draws=1000, num_burnin=100)
     >>> round(res.llc, 2), round(res.mcse, 2)  # a regular model: d/2 = 1.5
-    (1.45, 0.11)
+    (1.44, 0.11)
     >>> round(res.datatree.attrs["noise_temperature"], 3)  # the minibatch noise: cool enough
     0.023
     >>> round(res.llc_uncorrected - res.llc, 3)  # the heating it causes, (d/2) tau, removed
@@ -377,8 +393,14 @@ def llc(
     if params_every and num_draws % params_every:
         raise ValueError(f"params_every must divide num_draws ({num_draws}); got {params_every}")
     seed = check_int("seed", seed, low=0)
-    if burnin_step_size is not None:
+    if isinstance(burnin_step_size, str) and burnin_step_size != "auto":
+        raise ValueError(
+            f"burnin_step_size must be a positive number or 'auto'; got {burnin_step_size!r}"
+        )
+    if burnin_step_size != "auto":
         burnin_step_size = check_positive("burnin_step_size", burnin_step_size)
+    if num_hot_burnin is not None:
+        num_hot_burnin = check_int("num_hot_burnin", num_hot_burnin, low=0)
     if prior_scale is not None:
         check_positive("prior_scale", prior_scale)
     if divergence_threshold is not None:
@@ -435,6 +457,9 @@ def llc(
         )
         step_size = calibration.step_size
     assert isinstance(step_size, float)
+    burnin_step, num_hot = resolve_burnin(
+        sampler, step_size, burnin_step_size, num_hot_burnin, num_burnin, nbeta_value
+    )
     options = dict(sampler_options or {})
     builder = LocalSampler(
         sampler, loss_fn, mala_diagnostic, tuple(sorted(options)), prior_scale, noise
@@ -458,9 +483,10 @@ def llc(
         shard=shard,
         hyper={"gamma": gamma, "step_size": step_size}
         | options
-        | ({} if burnin_step_size is None else {"burnin_step_size": burnin_step_size}),
+        | ({"burnin_step_size": burnin_step} if num_hot else {}),
         anchor=anchor,
         progress=resolve_progress(progress),
+        num_hot_burnin=num_hot,
     )
 
     diverged = chains.sample_stats["diverging"].any(axis=1)
@@ -473,16 +499,24 @@ def llc(
             "; with rmsprop_sgld, coordinates whose gradient is exactly zero at w* (dead units, "
             "zero rows) get the step step_size/eps: raise sampler_options['eps']"
         )
-    if num_burnin and burnin_step_size is not None and burnin_step_size > step_size:
-        burnin_diverged = chains.warmup_stats["diverging"].any(axis=1)
-        if burnin_diverged.any():
-            advice += (
-                f"; {int(burnin_diverged.sum())} diverged in the burn-in, at burnin_step_size "
-                f"{burnin_step_size:g}: pass a smaller one (step_size itself for a cold start)"
-            )
+    restarted = int(chains.warmup_stats["diverging"][:, num_hot - 1].sum()) if num_hot else 0
+    if restarted:
+        advice += (
+            f"; {restarted} had diverged in the hot burn-in (its first {num_hot} steps, at "
+            f"burnin_step_size {burnin_step:g}) and started over at w*"
+        )
     if num_diverging == num_chains:
         raise DivergenceError(
             f"all {num_chains} chains diverged (non-finite or exploding loss); {advice}"
+        )
+    if restarted and burnin_step_size != "auto":  # the default's fallback: recorded, not warned
+        warnings.warn(
+            f"{restarted} of {num_chains} chains diverged in the hot burn-in (its first "
+            f"{num_hot} steps, at burnin_step_size {burnin_step:g}) and started over at w* at "
+            f"step_size {step_size:g}, which may leave them short of the typical set: pass a "
+            "smaller burnin_step_size, or burnin_step_size=step_size for a cold start",
+            DivergenceWarning,
+            stacklevel=2,
         )
     if num_diverging:
         warnings.warn(
@@ -540,7 +574,9 @@ def llc(
         "beta": nbeta_value / n,
         "gamma": gamma,
         "step_size": step_size,
-        "burnin_step_size": step_size if burnin_step_size is None else burnin_step_size,
+        "burnin_step_size": burnin_step,
+        "num_hot_burnin": num_hot,
+        "num_restarted": restarted,  # chains the hot burn-in diverged, started over at w*
         "num_chains": num_chains,
         "num_draws": num_draws,
         "num_burnin": num_burnin,
@@ -614,6 +650,36 @@ def resolve_batching(
     if noise_correction is None:
         noise_correction = batching == "iid" and sampler == "sgld"
     return batching, noise_correction
+
+
+def resolve_burnin(
+    sampler: str,
+    step_size: float,
+    burnin_step_size: float | Literal["auto"],
+    num_hot_burnin: int | None,
+    num_burnin: int,
+    nbeta: float,
+) -> tuple[float, int]:
+    r"""The burn-in step :math:`\epsilon_b` and how many of the first burn-in steps take it.
+
+    - ``"auto"``: for SGLD, when ``num_burnin`` is shorter than the climb time
+      :math:`1/(\epsilon\sqrt{n\beta})` of ``step_size`` (see :func:`llc`),
+      ``HOT_BURNIN_FACTOR`` times ``step_size`` for the first half of the burn-in; otherwise
+      ``step_size``.
+    - A number: that step for the first ``num_hot_burnin`` steps, by default all of them.
+
+    ``num_hot_burnin`` overrides the count either way. Returns ``(step_size, 0)`` for a burn-in
+    at ``step_size``.
+    """
+    hot = num_burnin
+    if burnin_step_size == "auto":
+        climb = 1 / (step_size * math.sqrt(nbeta))
+        short = sampler == "sgld" and num_burnin < climb
+        burnin_step_size = HOT_BURNIN_FACTOR * step_size if short else step_size
+        hot = num_burnin // 2
+    if num_hot_burnin is not None:
+        hot = min(num_hot_burnin, num_burnin)
+    return (burnin_step_size, hot) if hot and burnin_step_size != step_size else (step_size, 0)
 
 
 def leaf_scales(params: ArrayTree) -> ArrayTree:

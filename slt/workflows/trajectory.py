@@ -61,6 +61,7 @@ _PER_RUN = {
     "ess_bulk",
     "ess_tail",
     "num_diverging",
+    "num_restarted",
     "grad_noise_per_chain",
     "noise_temperature",
     "noise_bias",
@@ -79,7 +80,15 @@ _SCALARS = (
     "noise_bias",
     "frac_below_init",
 )
-_RESERVED = {*_SCALARS, "llc_per_chain", "init_loss", "num_diverging", "verdict", "train_loss"}
+_RESERVED = {
+    *_SCALARS,
+    "llc_per_chain",
+    "init_loss",
+    "num_diverging",
+    "num_restarted",
+    "verdict",
+    "train_loss",
+}
 _LLC_DEFAULTS = {
     name: p.default
     for name, p in inspect.signature(llc).parameters.items()
@@ -130,10 +139,11 @@ def llc_trajectory(
         Root dataset over the dimension ``checkpoint`` (coordinate: the training step):
         ``llc``, ``llc_uncorrected``, ``llc_mcse``, ``rhat``, ``ess_bulk``, ``ess_tail``,
         ``noise_temperature``, ``noise_bias``, ``frac_below_init``, ``num_diverging``,
-        ``verdict`` (strings; see :mod:`slt.diagnostics.verdict`), ``train_loss``, every
-        checkpoint metric (e.g.
-        ``test_loss``, ``test_accuracy``; NaN where a checkpoint lacks it), and ``llc_per_chain``
-        and ``init_loss`` over (checkpoint, chain). Group ``sample_stats``: the sample stats of
+        ``num_restarted`` (chains a hot burn-in diverged, started over at w\*; NaN where
+        every chain diverged), ``verdict`` (strings; see :mod:`slt.diagnostics.verdict`),
+        ``train_loss``, every checkpoint metric (e.g. ``test_loss``, ``test_accuracy``; NaN
+        where a checkpoint lacks it), and ``llc_per_chain`` and ``init_loss`` over
+        (checkpoint, chain). Group ``sample_stats``: the sample stats of
         every run (``loss``, ``diverging``, ...) over (checkpoint, chain, draw), so ArviZ
         functions with ``sample_dims=("chain", "draw")`` give one value per checkpoint. Root
         attrs: the :func:`slt.llc` settings (``nbeta``, ``gamma``, ``step_size``, ``seed``, ...)
@@ -306,6 +316,10 @@ def _root_dataset(
     per_run["num_diverging"] = (
         "checkpoint",
         np.array(column(lambda r: r.num_diverging, num_chains), np.int64),
+    )
+    per_run["num_restarted"] = (  # chains the hot burn-in diverged (NaN: no run)
+        "checkpoint",
+        np.array(column(lambda r: r.datatree.attrs["num_restarted"], np.nan), np.float64),
     )
     per_run["verdict"] = ("checkpoint", np.array(column(lambda r: r.verdict, DIVERGED), str))
     per_run["train_loss"] = ("checkpoint", np.array(train_losses, np.float64))

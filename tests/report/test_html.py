@@ -168,6 +168,14 @@ def test_a_diverged_chain_is_drawn_dotted_and_left_out_of_the_rank_and_running_p
     assert len(_decoded_images(page)) == 3
 
 
+def test_chains_restarted_after_a_hot_burnin_are_named_in_the_divergences_row(result):
+    dt = result.datatree.copy()
+    page = render_html(dt)
+    assert "started over at w*" not in page
+    dt.attrs["num_restarted"] = 2
+    assert "2 diverged in the hot burn-in and started over at w*" in render_html(dt)
+
+
 def test_the_running_llc_ends_at_the_estimate(result):
     per_chain, pooled = figures.running_llc(result.datatree)
     assert per_chain.shape == (3, 120)

@@ -106,11 +106,61 @@ def test_burnin_step_size_drives_the_burnin_only():
     kept = res.datatree["sample_stats"]["step_size"].values
     np.testing.assert_allclose(warm, np.float32(2e-3))
     np.testing.assert_allclose(kept, np.float32(SMALL["step_size"]))
-    assert res.datatree.attrs["burnin_step_size"] == 2e-3
-    # a burn-in step far too large diverges the burn-in, and with it the run
-    with pytest.raises(slt.DivergenceError):
-        slt.llc(*regression(), burnin_step_size=10.0, **SMALL)
-    assert slt.llc(*regression(), **SMALL).datatree.attrs["burnin_step_size"] == 4e-4
+    attrs = res.datatree.attrs
+    assert attrs["burnin_step_size"] == 2e-3 and attrs["num_hot_burnin"] == 10
+    first = slt.llc(*regression(), burnin_step_size=2e-3, num_hot_burnin=4, **SMALL)
+    warm = first.datatree["warmup_sample_stats"]["step_size"].values
+    np.testing.assert_allclose(warm[:, :4], np.float32(2e-3))
+    np.testing.assert_allclose(warm[:, 4:], np.float32(SMALL["step_size"]))
+
+
+def test_a_burnin_shorter_than_the_climb_runs_its_first_half_hot_for_sgld_only():
+    # SMALL: nβ = 500 / log 500 = 80.46, ε = 4e-4: the climb time 1 / (ε sqrt(nβ)) is 278.7
+    # steps. A burn-in of 200 steps is shorter: its first 100 run at 10 ε. One of 300 stays at ε.
+    short = SMALL | {"num_burnin": 200}
+    res = slt.llc(*regression(), **short)
+    attrs = res.datatree.attrs
+    assert attrs["burnin_step_size"] == pytest.approx(4e-3) and attrs["num_hot_burnin"] == 100
+    warm = res.datatree["warmup_sample_stats"]["step_size"].values
+    np.testing.assert_allclose(warm[:, :100], np.float32(4e-3))
+    np.testing.assert_allclose(warm[:, 100:], np.float32(4e-4))
+    attrs = slt.llc(*regression(), **SMALL | {"num_burnin": 300}).datatree.attrs
+    assert attrs["burnin_step_size"] == SMALL["step_size"] and attrs["num_hot_burnin"] == 0
+    cold = slt.llc(*regression(), num_hot_burnin=0, **short).datatree.attrs
+    assert cold["burnin_step_size"] == SMALL["step_size"] and cold["num_hot_burnin"] == 0
+    rms = slt.llc(*regression(), **short | {"sampler": "rmsprop_sgld", "step_size": 1e-5})
+    assert rms.datatree.attrs["num_hot_burnin"] == 0
+    assert rms.datatree.attrs["burnin_step_size"] == 1e-5
+
+
+def test_resolve_burnin():
+    from slt.workflows.llc import resolve_burnin
+
+    # nβ = 100: the climb time of ε = 1e-4 is 1 / (1e-4 · 10) = 1000 steps
+    assert resolve_burnin("sgld", 1e-4, "auto", None, 999, 100.0) == (1e-3, 499)
+    assert resolve_burnin("sgld", 1e-4, "auto", 400, 999, 100.0) == (1e-3, 400)
+    assert resolve_burnin("sgld", 1e-4, "auto", None, 1000, 100.0) == (1e-4, 0)
+    assert resolve_burnin("sgld", 1e-4, "auto", 0, 150, 100.0) == (1e-4, 0)
+    assert resolve_burnin("sgld", 1e-4, "auto", None, 1, 100.0) == (1e-4, 0)
+    assert resolve_burnin("sgnht", 1e-2, "auto", None, 150, 100.0) == (1e-2, 0)
+    assert resolve_burnin("rmsprop_sgld", 1e-6, "auto", None, 150, 100.0) == (1e-6, 0)
+    # a number: every burn-in step unless num_hot_burnin says fewer
+    assert resolve_burnin("sgld", 1e-4, 1e-3, None, 10_000, 100.0) == (1e-3, 10_000)
+    assert resolve_burnin("sgld", 1e-4, 1e-3, 20_000, 10_000, 100.0) == (1e-3, 10_000)
+    assert resolve_burnin("sgld", 1e-4, 5e-5, 30, 10_000, 100.0) == (5e-5, 30)
+    assert resolve_burnin("sgld", 1e-4, 1e-4, None, 150, 100.0) == (1e-4, 0)
+
+
+def test_chains_a_hot_burnin_diverges_start_over_at_w_star():
+    # One burn-in step of 10 throws every chain far off; they start over at w* at the draws'
+    # step, the run goes on, and a warning names burnin_step_size.
+    with pytest.warns(slt.DivergenceWarning, match="burnin_step_size 10"):
+        res = slt.llc(*regression(), burnin_step_size=10.0, num_hot_burnin=1, **SMALL)
+    attrs = res.datatree.attrs
+    assert np.isfinite(res.llc) and attrs["num_hot_burnin"] == 1 and attrs["num_restarted"] == 2
+    diverging = res.datatree["warmup_sample_stats"]["diverging"].values
+    assert diverging[:, 0].all() and not diverging[:, 1:].any()
+    assert not res.datatree["sample_stats"]["diverging"].values.any()
 
 
 def test_a_noise_correction_without_a_noise_temperature_is_not_recorded_as_made():
@@ -136,7 +186,7 @@ def test_a_hot_burnin_reaches_the_typical_set_sooner():
     # bounds are 3 sd away.
     loss_fn, params, data = regression()
     cool = dict(num_chains=64, num_draws=200, num_burnin=100, batch_size=500, nbeta=100.0)
-    cold = slt.llc(loss_fn, params, data, step_size=1e-5, **cool)
+    cold = slt.llc(loss_fn, params, data, step_size=1e-5, burnin_step_size=1e-5, **cool)
     warm = slt.llc(loss_fn, params, data, step_size=1e-5, burnin_step_size=6e-4, **cool)
     assert cold.llc < 0.75 and 1.0 < warm.llc < 2.0, (cold.llc, warm.llc)
 
@@ -208,6 +258,8 @@ BAD = [
     (dict(sampler="sgnht", mala_diagnostic=True), "mala_diagnostic"),
     (dict(noise="uniform"), "noise must be one of 'gaussian', 'rademacher'"),
     (dict(burnin_step_size=0.0), "burnin_step_size"),
+    (dict(burnin_step_size="hot"), "burnin_step_size must be a positive number or 'auto'"),
+    (dict(num_hot_burnin=-1), "num_hot_burnin"),
 ]
 
 

@@ -193,6 +193,8 @@ def test_a_checkpoint_where_every_chain_diverges_is_recorded(diverged):
     assert np.isfinite(diverged["llc"].values[0]) and np.isnan(diverged["llc"].values[1])
     assert np.isnan(diverged["llc_mcse"].values[1]) and np.isnan(diverged["rhat"].values[1])
     assert diverged["num_diverging"].values.tolist() == [0, 2]
+    restarted = diverged["num_restarted"].values
+    assert restarted[0] == 0 and np.isnan(restarted[1])
     assert np.all(np.isnan(diverged["llc_per_chain"].values[1]))
     assert np.isfinite(diverged["train_loss"].values).all()  # the loss at the point itself
     stats = diverged["sample_stats"]
