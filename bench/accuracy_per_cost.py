@@ -14,7 +14,10 @@ SGLD since 2026-11-24), and RMSProp-SGLD
 (``rmsprop``, its base steps on the grid × ``STEP_SCALE``), plain SGLD after a burn-in of
 T/16 steps at 10 times the step (``hot_burnin``, ``slt.llc(..., burnin_step_size=...)``), the
 same burn-in before iid batches and the control-variate trace (``hot_iid_cv_trace``, also read
-with (d/2) τ̂ subtracted), and
+with (d/2) τ̂ subtracted), ``slt.llc``'s whole default since 2026-11-24 over a burn-in of
+``--default-burnin`` × T steps (``climb_iid_cv_trace``: iid batches, the control-variate trace,
+and a burn-in shorter than the climb time run half at 10 times the step; its ``-nb`` reading is
+what ``slt.llc`` returns), and
 SGNHT with iid batches and the control-variate trace (``sgnht``, step h = sqrt(ε)).
 Cost counts per-sample gradient evaluations: chains × steps × b, twice that for the control
 variate (its second pass at w* on the same batch), 4/3 of it for the control-variate trace (a
@@ -71,8 +74,10 @@ CASES = [
 # Every method names its batching and trace: plain SGLD is the reshuffled minibatch run that was
 # slt.llc's default until "iid_cv_trace-nb" replaced it. The methods never subtract the noise
 # bias themselves; "-nb" readings subtract it from the trace.
-PLAIN = {"batching": "reshuffle", "trace": "minibatch", "noise_correction": False}
-IID = {"batching": "iid", "trace": "control_variate", "noise_correction": False}
+# They burn in cold (num_hot_burnin=0) unless the method says otherwise.
+COLD = {"num_hot_burnin": 0}
+PLAIN = {"batching": "reshuffle", "trace": "minibatch", "noise_correction": False} | COLD
+IID = {"batching": "iid", "trace": "control_variate", "noise_correction": False} | COLD
 METHODS = {
     "minibatch": (PLAIN, 1.0),
     "control_variate": (PLAIN | {"gradient": "control_variate"}, 2.0),
@@ -80,6 +85,7 @@ METHODS = {
     "rmsprop": (PLAIN | {"sampler": "rmsprop_sgld"}, 1.0),
     "hot_burnin": (PLAIN, 1.0),
     "hot_iid_cv_trace": (IID, 4 / 3),
+    "climb_iid_cv_trace": ({k: v for k, v in IID.items() if k not in COLD}, 4 / 3),  # default
     # SGNHT at the step h = sqrt(ε) (a position moves about h per step, slt.samplers.sgnht) and
     # friction A = 30, about the natural frequency sqrt(nβ · curvature) of the regular directions.
     "sgnht": (
@@ -89,13 +95,20 @@ METHODS = {
 }
 # Methods that burn in hotter: name -> (burn-in step / step, burn-in steps / T). The burn-in's
 # gradients are counted in every prefix's cost.
-HOT_BURNIN = {"hot_burnin": (10.0, 1 / 16), "hot_iid_cv_trace": (10.0, 1 / 16)}
+# A factor of None leaves the burn-in to slt.llc's default (burnin_step_size="auto"): shorter
+# than the climb time 1/(ε sqrt(nβ)) at every step of the grid, it runs its first half at 10 ε
+# (slt.workflows.llc.resolve_burnin). Its share is --default-burnin.
+HOT_BURNIN = {
+    "hot_burnin": (10.0, 1 / 16),
+    "hot_iid_cv_trace": (10.0, 1 / 16),
+    "climb_iid_cv_trace": (None, None),
+}
 # The grid of a method in units of the SGLD grid: RMSProp-SGLD divides its base step by
 # sqrt(v-hat), so its comparable base steps are about 20 times smaller (the suites use 1e-6/0.3
 # against SGLD's 2e-5/0.3; slt.validation.suites).
 STEP_SCALE = {"rmsprop": 0.05}
 # A method whose runs are also read with the noise bias (d/2) tau-hat subtracted, as "<name>-nb".
-CORRECTED = ("iid_cv_trace", "hot_iid_cv_trace")
+CORRECTED = ("iid_cv_trace", "hot_iid_cv_trace", "climb_iid_cv_trace")
 BATCHES = (100, 1000)
 EPS_NBETA = (0.003, 0.01, 0.03, 0.1)  # ε·nβ, the step in units of the loss curvature
 NUM_CHAINS = 4
@@ -153,12 +166,11 @@ def run_setting(problem, eps_nbeta, batch_size, options, num_draws, num_burnin, 
             nbeta=nbeta,
             step_size=step,
             batch_size=batch_size,
-            **options,
             num_chains=NUM_CHAINS,
             num_draws=num_draws,
             num_burnin=num_burnin,
             progress=False,
-            **kwargs,
+            **(options | kwargs),
         )
 
 
@@ -206,6 +218,12 @@ def main() -> None:
         "reaching 5%% only if that long run is within 5%% too",
     )
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument(
+        "--default-burnin",
+        type=float,
+        default=1 / 8,
+        help="climb_iid_cv_trace's burn-in as a share of T (default 1/8)",
+    )
     args = parser.parse_args()
     if args.auto_only:
         if not args.frontier or len(args.frontier) != len(args.cases):
@@ -234,8 +252,13 @@ def main() -> None:
                 for eps_nb in (e * STEP_SCALE.get(method, 1.0) for e in args.eps_nbeta):
                     start = time.perf_counter()
                     factor, share = HOT_BURNIN.get(method, (1.0, 0.0))
-                    burnin = int(share * args.steps)
-                    hot = {"burnin_step_size": factor * eps_nb / nbeta} if burnin else {}
+                    if factor is None:  # slt.llc's own burn-in
+                        burnin = int(args.default_burnin * args.steps)
+                        hot = {}
+                    else:
+                        burnin = int(share * args.steps)
+                        step = factor * eps_nb / nbeta
+                        hot = {"burnin_step_size": step, "num_hot_burnin": burnin}
                     try:
                         res = run_setting(
                             problem, eps_nb, b, options, args.steps, burnin, seed=seed, **hot

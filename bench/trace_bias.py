@@ -73,7 +73,8 @@ def main() -> None:
                     eps_nb,
                     args.batch,
                     # the trace as read, without the noise correction
-                    {"batching": batching, "trace": trace, "noise_correction": False},
+                    {"batching": batching, "trace": trace, "noise_correction": False}
+                    | {"num_hot_burnin": 0},  # a cold burn-in, as measured
                     args.steps,
                     args.steps // 4,
                     params_every=every,
