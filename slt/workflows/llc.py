@@ -393,12 +393,13 @@ def llc(
     if params_every and num_draws % params_every:
         raise ValueError(f"params_every must divide num_draws ({num_draws}); got {params_every}")
     seed = check_int("seed", seed, low=0)
-    if isinstance(burnin_step_size, str) and burnin_step_size != "auto":
-        raise ValueError(
-            f"burnin_step_size must be a positive number or 'auto'; got {burnin_step_size!r}"
-        )
     if burnin_step_size != "auto":
-        burnin_step_size = check_positive("burnin_step_size", burnin_step_size)
+        try:
+            burnin_step_size = check_positive("burnin_step_size", burnin_step_size)
+        except ValueError:
+            raise ValueError(
+                f"burnin_step_size must be a positive number or 'auto'; got {burnin_step_size!r}"
+            ) from None
     if num_hot_burnin is not None:
         num_hot_burnin = check_int("num_hot_burnin", num_hot_burnin, low=0)
     if prior_scale is not None:

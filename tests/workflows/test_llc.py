@@ -257,7 +257,8 @@ BAD = [
     (dict(sampler_options={"beta2": 0.9}), "sampler_options"),
     (dict(sampler="sgnht", mala_diagnostic=True), "mala_diagnostic"),
     (dict(noise="uniform"), "noise must be one of 'gaussian', 'rademacher'"),
-    (dict(burnin_step_size=0.0), "burnin_step_size"),
+    (dict(burnin_step_size=0.0), "burnin_step_size must be a positive number or 'auto'"),
+    (dict(burnin_step_size=None), "burnin_step_size must be a positive number or 'auto'"),
     (dict(burnin_step_size="hot"), "burnin_step_size must be a positive number or 'auto'"),
     (dict(num_hot_burnin=-1), "num_hot_burnin"),
 ]
