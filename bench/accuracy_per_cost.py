@@ -44,7 +44,9 @@ Then ``slt.llc`` with
 ``step_size="auto"`` (batch ``--auto-batch``) at ``--auto-factor`` (default 2) times the plain
 frontier's cost, calibration included: its relative error and its actual cost over the
 frontier's (issue 7: within 5% at no more than twice the frontier's cost). ``--auto-only``
-skips the grid and takes the frontier costs from ``--frontier`` (one per case, in order).
+skips the grid and takes the frontier costs from ``--frontier`` (one per case, in order);
+with ``--tau-rule τ`` it runs the defaults at the step whose noise temperature at w* is τ
+instead of ``step_size="auto"``, once per seed of ``--seeds`` (``tau_rule_row``).
 """
 
 import argparse
@@ -224,12 +226,22 @@ def main() -> None:
         default=1 / 8,
         help="climb_iid_cv_trace's burn-in as a share of T (default 1/8)",
     )
+    parser.add_argument(
+        "--tau-rule",
+        type=float,
+        help="with --auto-only: instead of step_size='auto', the step whose noise temperature "
+        "at w* is this (tau_rule_row), on every seed of --seeds",
+    )
     args = parser.parse_args()
     if args.auto_only:
         if not args.frontier or len(args.frontier) != len(args.cases):
             parser.error("--auto-only needs --frontier with one cost per case")
         for index, cost in zip(args.cases, args.frontier, strict=True):
-            auto_row(index, cost, args)
+            if args.tau_rule is None:
+                auto_row(index, cost, args)
+            else:
+                for seed in args.seeds:
+                    tau_rule_row(index, cost, args, seed)
         return
     fractions = [2.0**-j for j in range(4, -1, -1)]  # T/16 ... T
     rows = []
@@ -366,6 +378,56 @@ def print_frontier(rows, case, seeds) -> dict:
         if method != "minibatch" and plain:
             print(f"    {method:<16} at least 3x cheaper than plain on {met} of {len(seeds)} seeds")
     return first
+
+
+def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: int) -> dict:
+    """``slt.llc``'s defaults at the step whose noise temperature at w* is ``--tau-rule``,
+    sized like :func:`auto_row` without a calibration: factor × frontier per-sample gradients.
+
+    The rule, ε = 4 τ / ((nβ)² V) with V = tr Var(∇L_B(w*)) / d from 32 pairs of iid batches
+    (:func:`slt.gradient.gradient_noise`), needs no sampling: a plateau-free step choice.
+    """
+    import jax
+
+    from slt.gradient import gradient_noise
+
+    name, make = CASES[index]
+    problem = make()
+    exact = problem.exact.rlct
+    if args.referee == "finite_n":
+        exact = finite_n_exact(name, problem)
+    nbeta = N / math.log(N)
+    b = args.auto_batch
+    key = jax.random.key(0)
+    var = float(gradient_noise(key, problem.loss_fn, problem.params, problem.data, b,
+                               num_pairs=32, replace=True))  # fmt: skip
+    step = 4 * args.tau_rule / (nbeta**2 * var)
+    per_step = NUM_CHAINS * b * 4 / 3
+    draws = int(args.auto_factor * frontier / (per_step * 1.25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoiseTemperatureWarning)
+        res = llc(
+            problem.loss_fn,
+            problem.params,
+            problem.data,
+            nbeta=nbeta,
+            step_size=step,
+            batch_size=b,
+            num_chains=NUM_CHAINS,
+            num_draws=draws,
+            num_burnin=draws // 4,
+            seed=seed,
+            progress=False,
+        )
+    tau = float(res.datatree.attrs["noise_temperature"])
+    cost = per_step * (draws + draws // 4)
+    print(
+        f"tau rule {name:<24} seed {seed} eps*nb {step * nbeta:.4f} llc {res.llc:8.3f} ± "
+        f"{res.mcse:.3f} ({res.llc / exact - 1:+.1%}) chain's tau {tau:.3f} cost {cost:.3g} = "
+        f"{cost / frontier:.2f} x frontier ({res.verdict})",
+        flush=True,
+    )
+    return dict(case=name, seed=seed, llc=res.llc, mcse=res.mcse, error=res.llc / exact - 1)
 
 
 def auto_row(index: int, frontier: float, args: argparse.Namespace) -> dict:
