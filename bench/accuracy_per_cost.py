@@ -46,7 +46,8 @@ frontier's cost, calibration included: its relative error and its actual cost ov
 frontier's (issue 7: within 5% at no more than twice the frontier's cost). ``--auto-only``
 skips the grid and takes the frontier costs from ``--frontier`` (one per case, in order);
 with ``--tau-rule τ`` it runs the defaults at the step whose noise temperature at w* is τ
-instead of ``step_size="auto"``, once per seed of ``--seeds`` (``tau_rule_row``).
+instead of ``step_size="auto"``, once per seed of ``--seeds`` (``tau_rule_row``), the step
+rescaled by a pilot run on a share ``--pilot`` of the budget when given.
 """
 
 import argparse
@@ -232,6 +233,13 @@ def main() -> None:
         help="with --auto-only: instead of step_size='auto', the step whose noise temperature "
         "at w* is this (tau_rule_row), on every seed of --seeds",
     )
+    parser.add_argument(
+        "--pilot",
+        type=float,
+        default=0.0,
+        help="with --tau-rule: spend this share of the budget on a pilot run at the rule's step, "
+        "then rescale the step so that the pilot chains' own tau-hat would be --tau-rule",
+    )
     args = parser.parse_args()
     if args.auto_only:
         if not args.frontier or len(args.frontier) != len(args.cases):
@@ -403,7 +411,29 @@ def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: in
                                num_pairs=32, replace=True))  # fmt: skip
     step = 4 * args.tau_rule / (nbeta**2 * var)
     per_step = NUM_CHAINS * b * 4 / 3
-    draws = int(args.auto_factor * frontier / (per_step * 1.25))
+    budget = args.auto_factor * frontier
+    if args.pilot:
+        # A pilot at the rule's step measures tau-hat where the chains are, and the step is
+        # rescaled (tau-hat is proportional to the step at fixed positions).
+        pilot_draws = int(args.pilot * budget / (per_step * 1.25))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoiseTemperatureWarning)
+            pilot = llc(
+                problem.loss_fn,
+                problem.params,
+                problem.data,
+                nbeta=nbeta,
+                step_size=step,
+                batch_size=b,
+                num_chains=NUM_CHAINS,
+                num_draws=pilot_draws,
+                num_burnin=pilot_draws // 4,
+                seed=seed + 1000,
+                progress=False,
+            )
+        step *= args.tau_rule / float(pilot.datatree.attrs["noise_temperature"])
+        budget -= per_step * (pilot_draws + pilot_draws // 4)
+    draws = int(budget / (per_step * 1.25))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoiseTemperatureWarning)
         res = llc(
@@ -420,7 +450,7 @@ def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: in
             progress=False,
         )
     tau = float(res.datatree.attrs["noise_temperature"])
-    cost = per_step * (draws + draws // 4)
+    cost = args.auto_factor * frontier - budget + per_step * (draws + draws // 4)
     print(
         f"tau rule {name:<24} seed {seed} eps*nb {step * nbeta:.4f} llc {res.llc:8.3f} ± "
         f"{res.mcse:.3f} ({res.llc / exact - 1:+.1%}) chain's tau {tau:.3f} cost {cost:.3g} = "
