@@ -388,6 +388,16 @@ def print_frontier(rows, case, seeds) -> dict:
     return first
 
 
+def case_and_referee(index: int, args: argparse.Namespace):
+    """Case ``index``: its name, the problem, and the value errors are measured against."""
+    name, make = CASES[index]
+    problem = make()
+    exact = problem.exact.rlct
+    if args.referee == "finite_n":
+        exact = finite_n_exact(name, problem)
+    return name, problem, exact
+
+
 def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: int) -> dict:
     """``slt.llc``'s defaults at the step whose noise temperature at w* is ``--tau-rule``,
     sized like :func:`auto_row` without a calibration: factor × frontier per-sample gradients.
@@ -399,11 +409,7 @@ def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: in
 
     from slt.gradient import gradient_noise
 
-    name, make = CASES[index]
-    problem = make()
-    exact = problem.exact.rlct
-    if args.referee == "finite_n":
-        exact = finite_n_exact(name, problem)
+    name, problem, exact = case_and_referee(index, args)
     nbeta = N / math.log(N)
     b = args.auto_batch
     key = jax.random.key(0)
@@ -412,43 +418,20 @@ def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: in
     step = 4 * args.tau_rule / (nbeta**2 * var)
     per_step = NUM_CHAINS * b * 4 / 3
     budget = args.auto_factor * frontier
+
+    def defaults_at(step, draws, seed):
+        """slt.llc's defaults at ``step``, ``draws`` draws after draws/4 burn-in steps."""
+        return run_setting(problem, step * nbeta, b, {}, draws, draws // 4, seed=seed)
+
     if args.pilot:
         # A pilot at the rule's step measures tau-hat where the chains are, and the step is
         # rescaled (tau-hat is proportional to the step at fixed positions).
         pilot_draws = int(args.pilot * budget / (per_step * 1.25))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoiseTemperatureWarning)
-            pilot = llc(
-                problem.loss_fn,
-                problem.params,
-                problem.data,
-                nbeta=nbeta,
-                step_size=step,
-                batch_size=b,
-                num_chains=NUM_CHAINS,
-                num_draws=pilot_draws,
-                num_burnin=pilot_draws // 4,
-                seed=seed + 1000,
-                progress=False,
-            )
+        pilot = defaults_at(step, pilot_draws, seed + 1000)
         step *= args.tau_rule / float(pilot.datatree.attrs["noise_temperature"])
         budget -= per_step * (pilot_draws + pilot_draws // 4)
     draws = int(budget / (per_step * 1.25))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoiseTemperatureWarning)
-        res = llc(
-            problem.loss_fn,
-            problem.params,
-            problem.data,
-            nbeta=nbeta,
-            step_size=step,
-            batch_size=b,
-            num_chains=NUM_CHAINS,
-            num_draws=draws,
-            num_burnin=draws // 4,
-            seed=seed,
-            progress=False,
-        )
+    res = defaults_at(step, draws, seed)
     tau = float(res.datatree.attrs["noise_temperature"])
     cost = args.auto_factor * frontier - budget + per_step * (draws + draws // 4)
     print(
@@ -470,11 +453,7 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace) -> dict:
     is counted), so the run gets factor / 1.2 of the budget. Errors are against λ, or against
     the exact finite-n target with ``--referee finite_n``.
     """
-    name, make = CASES[index]
-    problem = make()
-    exact = problem.exact.rlct
-    if args.referee == "finite_n":
-        exact = finite_n_exact(name, problem)
+    name, problem, exact = case_and_referee(index, args)
     nbeta = N / math.log(N)
     b = args.auto_batch
     per_step = NUM_CHAINS * b * 4 / 3
