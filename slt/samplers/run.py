@@ -171,6 +171,10 @@ def _program(
         else:
             threshold = jnp.asarray(divergence_threshold)
 
+        def exploded(loss):
+            # The divergence rule: a non-finite loss, or one beyond the tempered threshold.
+            return ~jnp.isfinite(loss) | (nbeta * (loss - init_loss) > threshold)
+
         def step_fn(carry, step, algorithm=algorithm):
             state, perm, diverged = carry
             batch, perm = batch_at(data, batcher, batch_key, perm, step)
@@ -191,9 +195,7 @@ def _program(
             if settings.trace == "control_variate":
                 # L_B(w) - L_B(w*) + L(w*): the batch noise of L_B(w*) cancels (slt.gradient).
                 info = info._replace(loss=info.loss - loss_fn(center, batch) + init_loss)
-            bad = ~(jnp.isfinite(info.loss) & jnp.isfinite(info.grad_norm))
-            bad = bad | (nbeta * (info.loss - init_loss) > threshold)
-            diverged = diverged | bad
+            diverged = diverged | exploded(info.loss) | ~jnp.isfinite(info.grad_norm)
             stats = info._asdict() | {"distance": distance, "diverging": diverged}
             stats = {k: v for k, v in stats.items() if v is not None}
             return (state, perm, diverged), stats
@@ -223,9 +225,7 @@ def _program(
             # so the last hot step's landing is checked here, on the next step's batch.
             state, perm, diverged = carry
             batch, _ = batch_at(data, batcher, batch_key, perm, jnp.asarray(hot))
-            landed = loss_fn(state.position, batch)
-            diverged = diverged | ~jnp.isfinite(landed)
-            diverged = diverged | (nbeta * (landed - init_loss) > threshold)
+            diverged = diverged | exploded(loss_fn(state.position, batch))
             hot_stats["diverging"] = hot_stats["diverging"].at[-1].set(diverged)
             fresh = algorithm.init(center, init_key)
             state = jax.tree.map(lambda a, b: jnp.where(diverged, a, b), fresh, state)
