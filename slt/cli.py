@@ -329,12 +329,14 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--burnin-step-size",
         type=float,
-        help="ε of the hot burn-in steps (default: 10 ε for sgld, ε otherwise)",
+        help="ε of the hot burn-in steps (default: 10 ε for sgld when the burn-in is shorter "
+        "than the climb time 1/(ε sqrt(nβ)), else ε)",
     )
     run.add_argument(
         "--hot-burnin",
         type=int,
-        help="burn-in steps at --burnin-step-size (default: the climb time, at most half)",
+        help="burn-in steps at --burnin-step-size (default: half the burn-in when the step is "
+        "the default, all of it when given)",
     )
     run.add_argument(
         "--batching",
