@@ -22,7 +22,7 @@ import time
 
 import jax
 import numpy as np
-from accuracy_per_cost import CASES, N, run_setting
+from accuracy_per_cost import CASES, COLD, N, run_setting
 
 # (batching, trace): the default before 2026-11-24; iid with the plain trace; iid with the
 # control-variate trace (the default since, read here without the noise correction).
@@ -74,7 +74,7 @@ def main() -> None:
                     args.batch,
                     # the trace as read, without the noise correction
                     {"batching": batching, "trace": trace, "noise_correction": False}
-                    | {"num_hot_burnin": 0},  # a cold burn-in, as measured
+                    | COLD,  # a cold burn-in, as measured
                     args.steps,
                     args.steps // 4,
                     params_every=every,
