@@ -336,3 +336,16 @@ def test_a_corrected_estimate_is_allowed_a_larger_noise_bias():
     d = diagnose(hot)
     assert d.verdict == "step too large"
     assert "16.7% of the uncorrected LLC (> 15%, after subtracting it)" in d.reasons[0]
+
+
+def test_a_corrected_estimate_is_allowed_a_hotter_chain():
+    # With the bias subtracted, tau-hat is bounded by 0.1 instead of 0.03; the bias bound
+    # (15% of the uncorrected reading) still applies: 0.08 with a 5% bias passes, 0.12 does not.
+    ok = tree(noise_temperature=0.08, noise_bias=0.08, llc_uncorrected=1.6, noise_correction=1)
+    assert diagnose(ok).verdict == "trustworthy"
+    hot = tree(noise_temperature=0.12, noise_bias=0.08, llc_uncorrected=1.6, noise_correction=1)
+    d = diagnose(hot)
+    assert d.verdict == "step too large"
+    assert d.reasons[0].startswith("noise temperature tau 0.12 > 0.1")
+    # Uncorrected, the same chain at 0.08 is too hot.
+    assert diagnose(tree(noise_temperature=0.08, noise_bias=0.08)).verdict == "step too large"
