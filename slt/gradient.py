@@ -90,6 +90,7 @@ __all__ = [
     "full_loss_and_grad",
     "gradient_noise",
     "noise_bias",
+    "noise_step_size",
     "noise_temperature",
 ]
 
@@ -253,6 +254,18 @@ def noise_temperature(
     0.25
     """
     return jnp.asarray(step_size) * nbeta**2 * jnp.asarray(grad_noise) / 4.0
+
+
+def noise_step_size(grad_noise: jax.Array | float, *, nbeta: float, tau: float) -> float:
+    r"""The step at which the minibatch noise ``grad_noise`` heats the chain by ``tau``:
+    :math:`\epsilon = 4\tau / ((n\beta)^2 v)`, the inverse of :func:`noise_temperature`.
+
+    Examples
+    --------
+    >>> round(noise_step_size(0.01, nbeta=1000.0, tau=0.25), 8)
+    0.0001
+    """
+    return 4.0 * tau / (nbeta**2 * float(grad_noise))
 
 
 def noise_bias(noise_temperature: float, num_params: int) -> float:

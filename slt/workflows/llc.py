@@ -24,14 +24,16 @@ from slt._version import __version__
 from slt.base import SamplingAlgorithm
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import to_datatree
-from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE, noise_bias_bound, noise_too_hot
+from slt.diagnostics.verdict import noise_bias_bound, noise_temperature_bound, noise_too_hot
 from slt.errors import DivergenceError, DivergenceWarning, NoiseTemperatureWarning
 from slt.estimators.llc import estimate_llc
 from slt.gradient import (
     GRADIENTS,
     control_variate,
     full_loss_and_grad,
+    gradient_noise,
     noise_bias,
+    noise_step_size,
     noise_temperature,
 )
 from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
@@ -71,6 +73,15 @@ SAMPLERS = ("sgld", "rmsprop_sgld", "sgnht")
 
 HOT_BURNIN_FACTOR = 10.0
 """``burnin_step_size="auto"`` for SGLD: the climb at this many times the step (see :func:`llc`)."""
+
+NOISE_STEP_SHARE = 0.3
+"""``step_size="noise"``: the step whose noise temperature at :math:`w^\ast` is this share of the
+verdict's bound (:func:`slt.diagnostics.verdict.noise_temperature_bound`). Away from
+:math:`w^\ast` the gradient noise is larger: on issue 7's reduced-rank cases the chains measured
+1.4-1.7 times the τ at :math:`w^\ast` (docs/accuracy_per_cost.md)."""
+
+NOISE_STEP_PAIRS = 32
+"""``step_size="noise"``: the pairs of batches that measure the gradient noise at :math:`w^\ast`."""
 
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
@@ -164,7 +175,7 @@ def llc(
     nbeta: float | None = None,
     beta: float | None = None,
     gamma: float = 1.0,
-    step_size: float | Literal["auto"] = 1e-4,
+    step_size: float | Literal["auto", "noise"] = 1e-4,
     burnin_step_size: float | Literal["auto"] = "auto",
     num_hot_burnin: int | None = None,
     num_chains: int = 8,
@@ -220,7 +231,15 @@ def llc(
         and the sweep is kept as the ``calibration`` group of the result with the reasons in
         the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
         gradient evaluations. Its short runs use reshuffled batches, the schedule its checks
-        were measured with, whatever ``batching`` is.
+        were measured with, whatever ``batching`` is. Or ``"noise"`` (SGLD with the minibatch
+        gradient): the step whose noise temperature at :math:`w^\ast` is ``NOISE_STEP_SHARE``
+        (0.3) of the verdict's bound, :math:`\epsilon = 4\tau/((n\beta)^2 v)` with v the
+        per-coordinate variance of the batch gradient at :math:`w^\ast`
+        (:func:`slt.gradient.gradient_noise`, 32 pairs of batches; no sampling). With
+        ``noise_correction`` that is τ = 0.03. The rule bounds the heating only where the noise
+        at :math:`w^\ast` is typical of the chains': on deep linear networks it is small there,
+        the rule picks steps 3 times larger, and the run's own τ̂ sends the verdict to "step
+        too large" (docs/accuracy_per_cost.md). The root attr ``step_size_rule`` records it.
     burnin_step_size, num_hot_burnin
         The step of the hot burn-in, and how many of the first burn-in steps take it. The chains
         start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set. A
@@ -294,7 +313,8 @@ def llc(
         :class:`NoiseTemperatureWarning` says when τ̂ is above
         ``slt.diagnostics.verdict.MAX_NOISE_TEMPERATURE`` (0.03) or the bias above
         ``MAX_NOISE_BIAS`` (5%) of a positive uncorrected :math:`\hat\lambda`
-        (``MAX_CORRECTED_NOISE_BIAS``, 15%, when ``noise_correction`` subtracted it).
+        (``MAX_CORRECTED_NOISE_TEMPERATURE``, 0.1, and ``MAX_CORRECTED_NOISE_BIAS``, 15%,
+        when ``noise_correction`` subtracted the bias).
     trace
         The loss recorded for the estimate: ``"control_variate"`` (the default),
         :math:`L_B(w_t) - L_B(w^\ast) + \hat L(w^\ast)` on the sampler's batch, one more
@@ -378,10 +398,13 @@ def llc(
     n = check_data(data)
     nbeta_value = resolve_nbeta(n, nbeta, beta)
     gamma = check_positive("gamma", gamma, allow_zero=True)
-    auto = isinstance(step_size, str)
-    if auto and step_size != "auto":
-        raise ValueError(f"step_size must be a positive number or 'auto'; got {step_size!r}")
-    if not auto:
+    rule = step_size if isinstance(step_size, str) else None
+    if rule not in (None, "auto", "noise"):
+        raise ValueError(
+            f"step_size must be a positive number, 'auto' or 'noise'; got {step_size!r}"
+        )
+    auto = rule == "auto"
+    if rule is None:
         step_size = check_positive("step_size", step_size)
     num_chains = check_int("num_chains", num_chains, low=1)
     num_draws = check_int("num_draws", num_draws, low=1)
@@ -457,6 +480,34 @@ def llc(
             seed=seed,
         )
         step_size = calibration.step_size
+    if rule == "noise":
+        if sampler != "sgld" or gradient != "minibatch":
+            raise ValueError(
+                "step_size='noise' sizes the SGLD step by the minibatch gradient's noise: it "
+                f"needs sampler='sgld' and gradient='minibatch'; got sampler={sampler!r}, "
+                f"gradient={gradient!r}"
+            )
+        if batch_size == n and batching != "iid":
+            raise ValueError(
+                f"step_size='noise' needs minibatch noise, and batch_size={batch_size} = n "
+                "without replacement has none: pass a step_size"
+            )
+        grad_noise = gradient_noise(
+            jax.random.fold_in(jax.random.key(seed), 1),  # not a key the chains use
+            loss_fn,
+            params,
+            jax.tree.map(jnp.asarray, data),
+            batch_size,
+            num_pairs=NOISE_STEP_PAIRS,
+            replace=batching == "iid",
+        )
+        if not float(grad_noise) > 0:
+            raise ValueError(
+                "step_size='noise' needs minibatch noise, and the batch gradient at w* has "
+                "none (every sample's gradient is the same): pass a step_size"
+            )
+        target = NOISE_STEP_SHARE * noise_temperature_bound(noise_correction)
+        step_size = noise_step_size(grad_noise, nbeta=nbeta_value, tau=target)
     assert isinstance(step_size, float)
     burnin_step, num_hot = resolve_burnin(
         sampler, step_size, burnin_step_size, num_hot_burnin, num_burnin, nbeta_value
@@ -546,14 +597,15 @@ def llc(
         # Both bounds scale with the step: the step that brings both within them. The bias is
         # relative to a positive reading only (below zero the verdict says "not at a minimum").
         bound = noise_bias_bound(noise_correction)
-        fix = MAX_NOISE_TEMPERATURE / tau
+        tau_bound = noise_temperature_bound(noise_correction)
+        fix = tau_bound / tau
         share = "n/a for lambda-hat <= 0"
         if uncorrected > 0:
             fix = min(fix, bound * uncorrected / bias)
             share = f"{bias / uncorrected:.1%} of it"
         read = "was corrected by" if noise_correction else "reads high by"
         warnings.warn(
-            f"noise temperature tau = {tau:.3g} (bound {MAX_NOISE_TEMPERATURE:g}): the minibatch "
+            f"noise temperature tau = {tau:.3g} (bound {tau_bound:g}): the minibatch "
             f"gradient noise heats the chain, and lambda-hat = {uncorrected:.4g} {read} about "
             f"(d/2) tau = {bias:.3g} ({share}; bound {bound:.0%}). Lower step_size to about "
             f"{step_size * fix:.3g}, raise batch_size (now {batch_size}; tau falls like "
@@ -614,6 +666,8 @@ def llc(
     if scales is not None and chains.positions is not None:
         chains = chains._replace(positions=jax.tree.map(jnp.multiply, chains.positions, scales))
     tree = to_datatree(chains, attrs)
+    if rule is not None:
+        tree.attrs["step_size_rule"] = rule
     if calibration is not None:
         tree.attrs["step_size_auto"] = 1
         tree.attrs["calibration_reasons"] = list(calibration.reasons)

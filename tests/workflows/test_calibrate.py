@@ -240,7 +240,7 @@ def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
     budget = 0.2 * 4 * (500 + 16000)
     assert calib.attrs["budget"] == int(budget)
     assert calib.attrs["cost_gradients"] <= budget
-    with pytest.raises(ValueError, match="step_size must be a positive number or 'auto'"):
+    with pytest.raises(ValueError, match="step_size must be a positive number, 'auto' or 'noise'"):
         slt.llc(fn, w, data, step_size="fast")
 
 

@@ -261,6 +261,10 @@ BAD = [
     (dict(burnin_step_size=None), "burnin_step_size must be a positive number or 'auto'"),
     (dict(burnin_step_size="hot"), "burnin_step_size must be a positive number or 'auto'"),
     (dict(num_hot_burnin=-1), "num_hot_burnin"),
+    (dict(step_size="fast"), "step_size must be a positive number, 'auto' or 'noise'"),
+    (dict(step_size="noise", sampler="rmsprop_sgld"), "step_size='noise'.*sampler='sgld'"),
+    (dict(step_size="noise", gradient="control_variate"), "step_size='noise'.*gradient="),
+    (dict(step_size="noise", batch_size=500, batching="reshuffle"), "needs minibatch noise"),
 ]
 
 
@@ -357,3 +361,26 @@ def test_unknown_coordinates_are_rejected():
     fn, params, data = regression()
     with pytest.raises(ValueError, match="coordinates must be 'raw' or 'normalized'"):
         slt.llc(fn, params, data, coordinates="whitened", **SMALL)
+
+
+@pytest.mark.parametrize(("batching", "tau"), [("iid", 0.03), ("reshuffle", 0.009)])
+def test_noise_step_size_is_the_step_whose_noise_temperature_is_its_target(batching, tau):
+    # Linear regression at its least-squares fit with x ~ N(0, I) and unit noise: the
+    # per-sample gradient -x r has per-coordinate variance E[x^2] E[r^2] = 1, so a batch of b
+    # has v = 1/b (iid), or (1/b)(n - b)/(n - 1) without replacement, and the step that
+    # heats the chain by tau is 4 tau / ((n beta)^2 v). tau is 0.3 of the verdict's bound:
+    # 0.1 with the noise correction (iid batches, SGLD), 0.03 without it. 32 pairs of batches
+    # in d = 8 coordinates give v to a relative standard error of sqrt(2 / 256) = 9%.
+    n, b = 4000, 100
+    loss_fn, params, data = regression(n=n, d=8)
+    res = slt.llc(
+        loss_fn, params, data, step_size="noise", batch_size=b, batching=batching,
+        num_chains=2, num_draws=200, num_burnin=50, progress=False,
+    )  # fmt: skip
+    attrs = res.datatree.attrs
+    v = 1 / b if batching == "iid" else (n - b) / (b * (n - 1))
+    assert attrs["step_size_rule"] == "noise"
+    assert attrs["step_size"] == pytest.approx(4 * tau / (attrs["nbeta"] ** 2 * v), rel=0.27)
+    # The noise is the same everywhere in a linear model: the chains measure the target too.
+    assert attrs["noise_temperature"] == pytest.approx(tau, rel=0.27)
+    assert res.verdict != "step too large"
