@@ -445,8 +445,19 @@ def print_frontier(rows, case, seeds) -> dict:
     return first
 
 
+_REFEREES: dict = {}
+
+
 def case_and_referee(index: int, args: argparse.Namespace):
-    """Case ``index``: its name, the problem, and the value errors are measured against."""
+    """Case ``index``: its name, the problem, and the value errors are measured against
+    (computed once per case and referee: the Gibbs and NUTS referees take minutes)."""
+    key = (index, args.referee)
+    if key not in _REFEREES:
+        _REFEREES[key] = _case_and_referee(index, args)
+    return _REFEREES[key]
+
+
+def _case_and_referee(index: int, args: argparse.Namespace):
     name, make = CASES[index]
     problem = make()
     exact = problem.exact.rlct
@@ -517,8 +528,12 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
     nbeta = N / math.log(N)
     b = args.auto_batch
     per_step = NUM_CHAINS * b * 4 / 3
-    share = 1.2 if args.auto_step == "auto" else 1.0
-    draws = max(400, int(args.auto_factor * frontier / share / (per_step * 1.25)))
+    budget = args.auto_factor * frontier
+    if args.auto_step == "auto":
+        budget /= 1.2
+    else:
+        budget -= 2 * NOISE_STEP_PAIRS * b
+    draws = max(400, int(budget / (per_step * 1.25)))
     start = time.perf_counter()
     res = llc(
         problem.loss_fn,
