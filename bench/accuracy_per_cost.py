@@ -293,11 +293,8 @@ def main() -> None:
         flush=True,
     )
     for index in args.cases:
-        name, make = CASES[index]
-        problem = make()
-        exact = problem.exact.rlct
+        name, problem, exact = case_and_referee(index, args)
         if args.referee == "finite_n":
-            exact = finite_n_exact(name, problem)
             print(f"{name}: finite-n exact {exact:.3f} (λ = {problem.exact.rlct:g})", flush=True)
         nbeta = N / math.log(N)
         grid = itertools.product(args.seeds, args.methods, args.batches, args.eps_nbeta)
@@ -475,7 +472,7 @@ def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: in
     """
     import jax
 
-    from slt.gradient import gradient_noise
+    from slt.gradient import gradient_noise, noise_step_size
 
     name, problem, exact = case_and_referee(index, args)
     nbeta = N / math.log(N)
@@ -483,7 +480,7 @@ def tau_rule_row(index: int, frontier: float, args: argparse.Namespace, seed: in
     key = jax.random.key(0)
     var = float(gradient_noise(key, problem.loss_fn, problem.params, problem.data, b,
                                num_pairs=32, replace=True))  # fmt: skip
-    step = 4 * args.tau_rule / (nbeta**2 * var)
+    step = noise_step_size(var, nbeta=nbeta, tau=args.tau_rule)
     per_step = NUM_CHAINS * b * 4 / 3
     budget = args.auto_factor * frontier
 
