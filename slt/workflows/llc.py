@@ -62,6 +62,7 @@ __all__ = [
     "NoiseTemperatureWarning",
     "build_sampler",
     "check_sampler",
+    "climb_steps",
     "leaf_scales",
     "llc",
     "noise_temperature_of",
@@ -82,6 +83,11 @@ verdict's bound (:func:`slt.diagnostics.verdict.noise_temperature_bound`). Away 
 
 NOISE_STEP_PAIRS = 32
 """``step_size="noise"``: the pairs of batches that measure the gradient noise at :math:`w^\ast`."""
+
+MAX_AUTO_NOISE_STEP = 0.1
+"""``step_size="auto"`` takes the noise rule's step only where its ε·nβ is at most this, the hot
+start of :func:`slt.calibrate`'s descent (above the plateau of every case of its suite): a larger
+one is limited by the discretisation, which the rule does not see."""
 
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
@@ -231,7 +237,17 @@ def llc(
         and the sweep is kept as the ``calibration`` group of the result with the reasons in
         the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
         gradient evaluations. Its short runs use reshuffled batches, the schedule its checks
-        were measured with, whatever ``batching`` is. Or ``"noise"`` (SGLD with the minibatch
+        were measured with, whatever ``batching`` is. A short run that cannot climb to the
+        typical set reads low at every step and shows no plateau, so for SGLD with the
+        minibatch gradient ``"auto"`` takes the ``"noise"`` rule's step instead, without a
+        calibration, when the short runs would be shorter than that step's climb time
+        :math:`1/(\epsilon\sqrt{n\beta})` (``burnin_step_size`` below) and its ε·nβ is at
+        most ``MAX_AUTO_NOISE_STEP`` (0.1). On issue 7's reduced-rank cases at n = 10⁴,
+        nβ = n/log n and batch 100 (noise steps of ε·nβ ≈ 0.02, climb times of 1600-2100 steps)
+        that is runs shorter than about 3·10⁴ steps per chain, where the calibration fell back
+        and read 8-20% low (docs/accuracy_per_cost.md). The root
+        attrs ``step_size_auto_method`` ("calibrate" or "noise") and ``calibration_reasons``
+        or ``step_size_auto_reason`` record which. Or ``"noise"`` (SGLD with the minibatch
         gradient): the step whose noise temperature at :math:`w^\ast` is ``NOISE_STEP_SHARE``
         (0.3) of the verdict's bound, :math:`\epsilon = 4\tau/((n\beta)^2 v)` with v the
         per-coordinate variance of the batch gradient at :math:`w^\ast`
@@ -451,35 +467,7 @@ def llc(
 
     anchor = full_loss_and_grad(loss_fn, params, data) if gradient == "control_variate" else None
     calibration = None
-    if auto:
-        from slt.workflows.calibrate import calibrate
-
-        # At most 20% of this run's gradient evaluations, in short runs sized for about three
-        # of them (the descending search usually needs two to four).
-        per_step = 2 if gradient == "control_variate" else 1
-        run_gradients = num_chains * (num_burnin + num_draws * steps_per_draw)
-        budget = max(1, int(CALIBRATION_BUDGET * run_gradients * (per_step + mala_diagnostic)))
-        short = int(budget / (3 * num_chains * (per_step + 1 / 16)))
-        calibration = calibrate(
-            loss_fn,
-            params,
-            data,
-            nbeta=nbeta_value,
-            gammas=(gamma,),
-            sampler=sampler,
-            sampler_options=sampler_options,
-            noise=noise,
-            gradient=gradient,
-            anchor=anchor,
-            batch_size=batch_size,
-            batching="reshuffle",  # the schedule of its thresholds (slt.calibrate)
-            num_chains=max(num_chains, 2),
-            num_draws=max(100, 3 * short // 4),
-            num_burnin=short // 4,
-            budget=budget,
-            seed=seed,
-        )
-        step_size = calibration.step_size
+    auto_reason = None
     if rule == "noise":
         if sampler != "sgld" or gradient != "minibatch":
             raise ValueError(
@@ -492,22 +480,58 @@ def llc(
                 f"step_size='noise' needs minibatch noise, and batch_size={batch_size} = n "
                 "without replacement has none: pass a step_size"
             )
-        grad_noise = gradient_noise(
-            jax.random.fold_in(jax.random.key(seed), 1),  # not a key the chains use
-            loss_fn,
-            params,
-            jax.tree.map(jnp.asarray, data),
-            batch_size,
-            num_pairs=NOISE_STEP_PAIRS,
-            replace=batching == "iid",
+        step_size = _noise_rule_step(
+            loss_fn, params, data, batch_size, batching, nbeta_value, noise_correction, seed
         )
-        if not float(grad_noise) > 0:
+        if not step_size < math.inf:
             raise ValueError(
                 "step_size='noise' needs minibatch noise, and the batch gradient at w* has "
                 "none (every sample's gradient is the same): pass a step_size"
             )
-        target = NOISE_STEP_SHARE * noise_temperature_bound(noise_correction)
-        step_size = noise_step_size(grad_noise, nbeta=nbeta_value, tau=target)
+    if auto:
+        # At most 20% of this run's gradient evaluations, in short runs sized for about three
+        # of them (the descending search usually needs two to four).
+        per_step = 2 if gradient == "control_variate" else 1
+        run_gradients = num_chains * (num_burnin + num_draws * steps_per_draw)
+        budget = max(1, int(CALIBRATION_BUDGET * run_gradients * (per_step + mala_diagnostic)))
+        short = int(budget / (3 * num_chains * (per_step + 1 / 16)))
+        noise_step = math.inf
+        if sampler == "sgld" and gradient == "minibatch" and (batch_size < n or batching == "iid"):
+            noise_step = _noise_rule_step(
+                loss_fn, params, data, batch_size, batching, nbeta_value, noise_correction, seed
+            )
+        climb = climb_steps(noise_step, nbeta_value)
+        if noise_step * nbeta_value <= MAX_AUTO_NOISE_STEP and short < climb:
+            step_size = noise_step
+            auto_reason = (
+                f"chose step_size={noise_step:.3g} by the noise rule (as step_size='noise'): "
+                f"the calibration's short runs ({short} steps each, about three of them in a "
+                "fifth of this run's gradients) would be shorter than that step's climb time "
+                f"1/(eps sqrt(n beta)) = {climb:.0f} steps, too short to show a plateau"
+            )
+        else:
+            from slt.workflows.calibrate import calibrate
+
+            calibration = calibrate(
+                loss_fn,
+                params,
+                data,
+                nbeta=nbeta_value,
+                gammas=(gamma,),
+                sampler=sampler,
+                sampler_options=sampler_options,
+                noise=noise,
+                gradient=gradient,
+                anchor=anchor,
+                batch_size=batch_size,
+                batching="reshuffle",  # the schedule of its thresholds (slt.calibrate)
+                num_chains=max(num_chains, 2),
+                num_draws=max(100, 3 * short // 4),
+                num_burnin=short // 4,
+                budget=budget,
+                seed=seed,
+            )
+            step_size = calibration.step_size
     assert isinstance(step_size, float)
     burnin_step, num_hot = resolve_burnin(
         sampler, step_size, burnin_step_size, num_hot_burnin, num_burnin, nbeta_value
@@ -670,8 +694,13 @@ def llc(
         tree.attrs["step_size_rule"] = rule
     if calibration is not None:
         tree.attrs["step_size_auto"] = 1
+        tree.attrs["step_size_auto_method"] = "calibrate"
         tree.attrs["calibration_reasons"] = list(calibration.reasons)
         tree["calibration"] = calibration.datatree["calibration"]
+    if auto_reason is not None:
+        tree.attrs["step_size_auto"] = 1
+        tree.attrs["step_size_auto_method"] = "noise"
+        tree.attrs["step_size_auto_reason"] = auto_reason
     result = LLCResult(
         llc=est.llc,
         mcse=est.mcse,
@@ -707,6 +736,40 @@ def resolve_batching(
     return batching, noise_correction
 
 
+def climb_steps(step_size: float, nbeta: float) -> float:
+    r"""The climb time :math:`1/(\epsilon\sqrt{n\beta})`: the SGLD steps a chain started at
+    :math:`w^\ast` needs to travel :math:`(n\beta)^{-1/4}`, the width of the tempered posterior
+    along a quartic direction (see ``burnin_step_size`` in :func:`llc`)."""
+    return 1 / (step_size * math.sqrt(nbeta))
+
+
+def _noise_rule_step(
+    loss_fn: LossFn,
+    params: ArrayTree,
+    data: Batch,
+    batch_size: int,
+    batching: str,
+    nbeta: float,
+    noise_correction: bool,
+    seed: int,
+) -> float:
+    """``step_size="noise"``: the SGLD step whose noise temperature at w* is
+    ``NOISE_STEP_SHARE`` of the verdict's bound (``inf`` when the batch gradient has no noise)."""
+    grad_noise = gradient_noise(
+        jax.random.fold_in(jax.random.key(seed), 1),  # not a key the chains use
+        loss_fn,
+        params,
+        jax.tree.map(jnp.asarray, data),
+        batch_size,
+        num_pairs=NOISE_STEP_PAIRS,
+        replace=batching == "iid",
+    )
+    if not float(grad_noise) > 0:
+        return math.inf
+    target = NOISE_STEP_SHARE * noise_temperature_bound(noise_correction)
+    return noise_step_size(grad_noise, nbeta=nbeta, tau=target)
+
+
 def resolve_burnin(
     sampler: str,
     step_size: float,
@@ -728,8 +791,7 @@ def resolve_burnin(
     """
     hot = num_burnin
     if burnin_step_size == "auto":
-        climb = 1 / (step_size * math.sqrt(nbeta))
-        short = sampler == "sgld" and num_burnin < climb
+        short = sampler == "sgld" and num_burnin < climb_steps(step_size, nbeta)
         burnin_step_size = HOT_BURNIN_FACTOR * step_size if short else step_size
         hot = num_burnin // 2
     if num_hot_burnin is not None:

@@ -236,6 +236,9 @@ def test_llc_with_step_size_auto_calibrates_and_keeps_the_sweep():
     assert int(calib["recommended"].sum()) == 1
     assert res.datatree.attrs["step_size"] in calib["step_size"].values
     assert res.datatree.attrs["calibration_reasons"]
+    # n = 1000, b = 100: the noise step (eps nbeta about 0.08) climbs in about 150 steps, and
+    # the calibration's short runs are about 1000, so "auto" calibrates.
+    assert res.datatree.attrs["step_size_auto_method"] == "calibrate"
     # The calibration stays within 20% of the run's own gradient evaluations.
     budget = 0.2 * 4 * (500 + 16000)
     assert calib.attrs["budget"] == int(budget)

@@ -384,3 +384,41 @@ def test_noise_step_size_is_the_step_whose_noise_temperature_is_its_target(batch
     # The noise is the same everywhere in a linear model: the chains measure the target too.
     assert attrs["noise_temperature"] == pytest.approx(tau, rel=0.27)
     assert res.verdict != "step too large"
+
+
+def test_auto_takes_the_noise_step_where_the_calibration_runs_cannot_climb():
+    # n = 4000, b = 100: the noise step has eps nbeta = 4 (0.03) b / nbeta = 0.025 (v = 1/b),
+    # whose climb time 1/(eps sqrt(nbeta)) is about 880 steps; the calibration's short runs
+    # here would be 15 steps (20% of 2 x 250, over three runs).
+    loss_fn, params, data = regression(n=4000, d=8)
+    kw = dict(batch_size=100, num_chains=2, num_draws=200, num_burnin=50, progress=False)
+    auto = slt.llc(loss_fn, params, data, step_size="auto", **kw).datatree
+    noise = slt.llc(loss_fn, params, data, step_size="noise", **kw).datatree
+    assert auto.attrs["step_size_auto_method"] == "noise"
+    assert "calibration" not in auto.children
+    assert auto.attrs["step_size"] == noise.attrs["step_size"]
+    assert "climb time" in auto.attrs["step_size_auto_reason"]
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "batching"),
+    [(1000, "iid"), (4000, "reshuffle")],  # eps nbeta = 0.25 > 0.1; no minibatch noise
+)
+def test_auto_calibrates_where_the_noise_rule_does_not_bound_the_step(
+    batch_size, batching, monkeypatch
+):
+    import slt.workflows.calibrate as calibrate_module
+
+    class Calibrated(Exception):
+        pass
+
+    def calibrate(*args, **kwargs):
+        raise Calibrated
+
+    monkeypatch.setattr(calibrate_module, "calibrate", calibrate)
+    loss_fn, params, data = regression(n=4000, d=8)
+    with pytest.raises(Calibrated):
+        slt.llc(
+            loss_fn, params, data, step_size="auto", batch_size=batch_size, batching=batching,
+            num_chains=2, num_draws=200, num_burnin=50, progress=False,
+        )  # fmt: skip
