@@ -192,6 +192,14 @@ def _int_list(flag: str, text: str) -> list[int]:
         ) from None
 
 
+def _step_size(text: str) -> float | str:
+    """``--step-size``: a number, or a rule name that :func:`slt.llc` checks."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _llc_settings(args: argparse.Namespace) -> dict:
     """The keyword arguments of slt.llc given by the sampler flags."""
     options = {
@@ -325,7 +333,13 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     run = p.add_argument_group("sampler (see slt.llc)")
     run.add_argument("--sampler", choices=("sgld", "rmsprop_sgld", "sgnht"), default="sgld")
-    run.add_argument("--step-size", type=float, default=1e-4, help="ε (default 1e-4)")
+    run.add_argument(
+        "--step-size",
+        type=_step_size,
+        default=1e-4,
+        help="ε (default 1e-4), or 'auto' (calibrated, or the noise rule for short runs) or "
+        "'noise' (sgld: from the minibatch gradient's noise at w*)",
+    )
     run.add_argument(
         "--burnin-step-size",
         type=float,

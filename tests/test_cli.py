@@ -37,6 +37,15 @@ def test_estimate_passes_the_noise_burnin_step_and_rmsprop_freeze(tmp_path, caps
     )
 
 
+@pytest.mark.filterwarnings("ignore::slt.NoiseTemperatureWarning")  # a small model, d/2 = 5 λ
+def test_estimate_takes_a_step_size_rule(tmp_path):
+    out = tmp_path / "run.nc"
+    argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "1000", "--chains", "2"]
+    argv += ["--draws", "100", "--burnin", "50", "--batch-size", "100", "-o", str(out)]
+    assert main([*argv, "--step-size", "noise"]) == 0
+    assert slt.load(out).datatree.attrs["step_size_rule"] == "noise"
+
+
 def test_estimate_passes_the_batching_trace_gradient_and_correction(tmp_path):
     out = tmp_path / "run.nc"
     argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "1000", "--chains", "2"]
@@ -60,6 +69,7 @@ def test_estimate_passes_the_batching_trace_gradient_and_correction(tmp_path):
         (["estimate", "dln", "--widths", "3,x", "--rank", "1"], "--widths must be"),
         (["estimate", "rrr", "3", "2", "2", "5"], "r"),
         (["estimate", "rrr", "3", "2", "2", "1", "--batch-size", "0"], "batch_size"),
+        (["estimate", "rrr", "3", "2", "2", "1", "--step-size", "fast"], "'auto' or 'noise'"),
         (["report", "/nonexistent/result.nc"], "does not exist"),
     ],
 )
