@@ -515,7 +515,8 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
     The run's own cost is chains × (burn-in + draws) × b × 4/3 (the default control-variate
     trace: one more forward pass a step) with burn-in = draws/4. ``"auto"``'s calibration
     spends at most a fifth of the run's gradient evaluations on top (its actual spend,
-    ``cost_gradients`` × b, is counted), so the run gets factor / 1.2 of the budget;
+    ``cost_gradients`` × b, is counted), so the run gets factor / 1.2 of the budget, also
+    when ``"auto"`` takes the noise rule instead (``auto_method``);
     ``"noise"`` spends 2 × ``NOISE_STEP_PAIRS`` batches at w* (counted). Errors are against λ,
     or against the exact finite-n target with ``--referee finite_n``.
     """
@@ -546,15 +547,17 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
         progress=False,
     )
     seconds = time.perf_counter() - start
-    if args.auto_step == "auto":
+    attrs = res.datatree.attrs
+    if "calibration" in res.datatree.children:
         setup = int(res.datatree["calibration"].attrs["cost_gradients"]) * b
-    else:
+    else:  # "noise", or "auto" taking the noise rule (slt.llc)
         setup = 2 * NOISE_STEP_PAIRS * b
     cost = per_step * (draws + draws // 4) + setup
     row = dict(
         case=name,
         exact=exact,
         method=args.auto_step,
+        auto_method=attrs.get("step_size_auto_method", ""),
         seed=seed,
         batch_size=b,
         step_size=float(res.datatree.attrs["step_size"]),
@@ -569,7 +572,8 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
         seconds=seconds,
     )
     print(
-        f"{args.auto_step} {name:<24} seed {seed} exact {exact:7.2f} llc {res.llc:8.3f} ± "
+        f"{args.auto_step}{'/' + row['auto_method'] if row['auto_method'] else ''} "
+        f"{name:<24} seed {seed} exact {exact:7.2f} llc {res.llc:8.3f} ± "
         f"{res.mcse:.3f} "
         f"({row['rel_error']:+.1%}) eps*nb {row['eps_nbeta']:.4f} tau "
         f"{row['noise_temperature']:.3f} cost {cost:.3g} = {cost / frontier:.2f} x frontier "
