@@ -277,13 +277,15 @@ def main() -> None:
     if args.auto_only:
         if not args.frontier or len(args.frontier) != len(args.cases):
             parser.error("--auto-only needs --frontier with one cost per case")
-        for index, cost in zip(args.cases, args.frontier, strict=True):
-            if args.tau_rule is None:
-                for seed in args.seeds:
-                    auto_row(index, cost, args, seed)
-            else:
-                for seed in args.seeds:
-                    tau_rule_row(index, cost, args, seed)
+        run_one = auto_row if args.tau_rule is None else tau_rule_row
+        rows = [
+            run_one(index, cost, args, seed)
+            for index, cost in zip(args.cases, args.frontier, strict=True)
+            for seed in args.seeds
+        ]
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1, default=float)
         return
     fractions = [2.0**-j for j in range(4, -1, -1)]  # T/16 ... T
     rows = []
@@ -568,6 +570,8 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
         rel_error=res.llc / exact - 1,
         cost=cost,
         cost_over_frontier=cost / frontier,
+        rhat=res.rhat,
+        ess_bulk=res.ess_bulk,
         verdict=res.verdict,
         seconds=seconds,
     )
