@@ -203,6 +203,9 @@ def main() -> None:
     )
     parser.add_argument("--json", help="write every row here")
     parser.add_argument("--plot", help="write the error-against-cost plot here (PNG)")
+    parser.add_argument(
+        "--plot-seed", type=int, help="plot this seed's rows only (with --plot; default all)"
+    )
     parser.add_argument("--auto-factor", type=float, default=2.0)
     parser.add_argument("--auto-batch", type=int, default=100)
     parser.add_argument(
@@ -271,8 +274,11 @@ def main() -> None:
         for path in args.summarize:
             with open(path) as f:
                 rows += json.load(f)
-        for case in dict.fromkeys(r["case"] for r in rows if "costs" in r):
-            print_frontier(rows, case, args.seeds)
+        grid = [r for r in rows if "costs" in r]  # not the step rules' rows
+        for case in dict.fromkeys(r["case"] for r in grid):
+            print_frontier(grid, case, args.seeds)
+        if args.plot:
+            plot(rows, args.plot, seed=args.plot_seed)
         return
     if args.auto_only:
         if not args.frontier or len(args.frontier) != len(args.cases):
@@ -383,7 +389,7 @@ def main() -> None:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1, default=float)
     if args.plot:
-        plot(rows, args.plot)
+        plot(rows, args.plot, seed=args.plot_seed)
 
 
 def frontier(rows, case, method, seed):
@@ -587,32 +593,50 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
     return row
 
 
-def plot(rows, path):
+def plot(rows, path, seed=None):
+    """|relative error| against per-sample gradients, one panel per case: a line per grid
+    setting and method (its prefixes), a star per step-rule row (``auto_row``); only ``seed``'s
+    rows when given."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = list(dict.fromkeys(r["case"] for r in rows))
+    if seed is not None:
+        rows = [r for r in rows if r.get("seed", 0) == seed]
+    order = [name for name, _ in CASES]
+    cases = sorted(
+        dict.fromkeys(r["case"] for r in rows),
+        key=lambda c: (c not in order, order.index(c) if c in order else 0),
+    )
     fig, axes = plt.subplots(1, len(cases), figsize=(4 * len(cases), 3.4), squeeze=False)
     colors = {
         "minibatch": "tab:blue",
         "control_variate": "tab:red",
         "iid_cv_trace": "tab:green",
         "iid_cv_trace-nb": "tab:olive",
+        "climb_iid_cv_trace-nb": "tab:purple",  # slt.llc's default
     }
+    present = {r.get("method") for r in rows}
     for ax, case in zip(axes[0], cases, strict=True):
         for r in (r for r in rows if r["case"] == case):
             if "cost" in r:  # a step rule's row, one point: the estimate at its whole cost
                 ax.plot(r["cost"], abs(r["rel_error"]), "k*", ms=9)
                 continue
+            if "costs" not in r or r["method"] + "-nb" in present:
+                continue  # the uncorrected reading of a method read corrected as well
             style = "-" if r["batch_size"] == 1000 else ":"
             color = colors.get(r["method"], "gray")
             ax.plot(r["costs"], np.abs(r["errors"]), style, color=color, alpha=0.7)
         ax.axhline(0.05, color="k", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", title=case, xlabel="per-sample gradients")
     axes[0][0].set_ylabel("|relative error|")
-    handles = [plt.Line2D([], [], color=c, label=m) for m, c in colors.items()]
+    labels = {"minibatch": "plain SGLD", "climb_iid_cv_trace-nb": "slt.llc default"}
+    handles = [
+        plt.Line2D([], [], color=c, label=labels.get(m, m))
+        for m, c in colors.items()
+        if m in present
+    ]
     handles += [
         plt.Line2D([], [], color="gray", ls="-", label="b = 1000"),
         plt.Line2D([], [], color="gray", ls=":", label="b = 100"),
