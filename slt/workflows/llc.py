@@ -84,10 +84,12 @@ verdict's bound (:func:`slt.diagnostics.verdict.noise_temperature_bound`). Away 
 NOISE_STEP_PAIRS = 32
 """``step_size="noise"``: the pairs of batches that measure the gradient noise at :math:`w^\ast`."""
 
-MAX_AUTO_NOISE_STEP = 0.1
-"""``step_size="auto"`` takes the noise rule's step only where its ε·nβ is at most this, the hot
-start of :func:`slt.calibrate`'s descent (above the plateau of every case of its suite): a larger
-one is limited by the discretisation, which the rule does not see."""
+MAX_NOISE_RULE_STEP = 0.1
+"""The largest ε·nβ the noise rule chooses (``step_size="noise"`` raises beyond it, ``"auto"``
+calibrates instead): the hot start of :func:`slt.calibrate`'s descent, above the plateau of
+every case of its suite. Where the minibatch noise is small (a network trained to near zero
+loss: the digits MLP of docs/networks.md gets ε·nβ ≈ 200 and diverges) the discretisation, which
+the rule does not see, limits the step."""
 
 CALIBRATION_BUDGET = 0.2
 """With ``step_size="auto"`` the calibration may spend at most this fraction of the run's own
@@ -242,7 +244,7 @@ def llc(
         minibatch gradient ``"auto"`` takes the ``"noise"`` rule's step instead, without a
         calibration, when the short runs would be shorter than that step's climb time
         :math:`1/(\epsilon\sqrt{n\beta})` (``burnin_step_size`` below) and its ε·nβ is at
-        most ``MAX_AUTO_NOISE_STEP`` (0.1). On issue 7's reduced-rank cases at n = 10⁴,
+        most ``MAX_NOISE_RULE_STEP`` (0.1). On issue 7's reduced-rank cases at n = 10⁴,
         nβ = n/log n and batch 100 (noise steps of ε·nβ ≈ 0.02, climb times of 1600-2100 steps)
         that is runs shorter than about 3·10⁴ steps per chain, where the calibration fell back
         and read 8-20% low (docs/accuracy_per_cost.md). The root
@@ -255,7 +257,9 @@ def llc(
         ``noise_correction`` that is τ = 0.03. The rule bounds the heating only where the noise
         at :math:`w^\ast` is typical of the chains': on deep linear networks it is small there,
         the rule picks steps 3 times larger, and the run's own τ̂ sends the verdict to "step
-        too large" (docs/accuracy_per_cost.md). The root attr ``step_size_rule`` records it.
+        too large" (docs/accuracy_per_cost.md). It raises where the noise is so small that
+        ε·nβ would exceed ``MAX_NOISE_RULE_STEP`` (0.1). The root attr ``step_size_rule``
+        records it.
     burnin_step_size, num_hot_burnin
         The step of the hot burn-in, and how many of the first burn-in steps take it. The chains
         start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set. A
@@ -488,6 +492,13 @@ def llc(
                 "step_size='noise' needs minibatch noise, and the batch gradient at w* has "
                 "none (every sample's gradient is the same): pass a step_size"
             )
+        if step_size * nbeta_value > MAX_NOISE_RULE_STEP:
+            raise ValueError(
+                f"step_size='noise' finds little minibatch noise at w*: its step "
+                f"{step_size:.3g} has eps * nbeta = {step_size * nbeta_value:.3g}, beyond "
+                f"{MAX_NOISE_RULE_STEP}, where the discretisation, which the rule does not "
+                "see, limits the step: pass step_size='auto' (it calibrates) or a number"
+            )
     if auto:
         # At most 20% of this run's gradient evaluations, in short runs sized for about three
         # of them (the descending search usually needs two to four).
@@ -501,7 +512,7 @@ def llc(
                 loss_fn, params, data, batch_size, batching, nbeta_value, noise_correction, seed
             )
         climb = climb_steps(noise_step, nbeta_value)
-        if noise_step * nbeta_value <= MAX_AUTO_NOISE_STEP and short < climb:
+        if noise_step * nbeta_value <= MAX_NOISE_RULE_STEP and short < climb:
             step_size = noise_step
             auto_reason = (
                 f"chose step_size={noise_step:.3g} by the noise rule (as step_size='noise'): "

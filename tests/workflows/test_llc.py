@@ -265,6 +265,8 @@ BAD = [
     (dict(step_size="noise", sampler="rmsprop_sgld"), "step_size='noise'.*sampler='sgld'"),
     (dict(step_size="noise", gradient="control_variate"), "step_size='noise'.*gradient="),
     (dict(step_size="noise", batch_size=500, batching="reshuffle"), "needs minibatch noise"),
+    # n = 500, b = 400: v = 1/400 gives eps nbeta = 4 (0.03) 400 / 80.5 = 0.6 > 0.1
+    (dict(step_size="noise", batch_size=400), "little minibatch noise.*step_size='auto'"),
 ]
 
 
