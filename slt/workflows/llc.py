@@ -234,32 +234,35 @@ def llc(
         Localization strength :math:`\gamma \ge 0` (0 switches it off).
     step_size
         Step size :math:`\epsilon` (SGLD, base step of RMSProp-SGLD) or :math:`h` (SGNHT), or
-        ``"auto"``: :func:`slt.calibrate` chooses it first (short chains over a grid of step
-        sizes at this ``gamma``, nβ, sampler and batch size; see its docstring for the rule),
-        and the sweep is kept as the ``calibration`` group of the result with the reasons in
-        the root attrs. The calibration spends at most ``CALIBRATION_BUDGET`` (20%) of this run's
-        gradient evaluations. Its short runs use reshuffled batches, the schedule its checks
-        were measured with, whatever ``batching`` is. A short run that cannot climb to the
-        typical set reads low at every step and shows no plateau, so for SGLD with the
-        minibatch gradient ``"auto"`` takes the ``"noise"`` rule's step instead, without a
-        calibration, when the short runs would be shorter than that step's climb time
-        :math:`1/(\epsilon\sqrt{n\beta})` (``burnin_step_size`` below) and its ε·nβ is at
-        most ``MAX_NOISE_RULE_STEP`` (0.1). On issue 7's reduced-rank cases at n = 10⁴,
-        nβ = n/log n and batch 100 (noise steps of ε·nβ ≈ 0.02, climb times of 1600-2100 steps)
-        that is runs shorter than about 3·10⁴ steps per chain, where the calibration fell back
-        and read 8-20% low (docs/accuracy_per_cost.md). The root
-        attrs ``step_size_auto_method`` ("calibrate" or "noise") and ``calibration_reasons``
-        or ``step_size_auto_reason`` record which. Or ``"noise"`` (SGLD with the minibatch
-        gradient): the step whose noise temperature at :math:`w^\ast` is ``NOISE_STEP_SHARE``
-        (0.3) of the verdict's bound, :math:`\epsilon = 4\tau/((n\beta)^2 v)` with v the
-        per-coordinate variance of the batch gradient at :math:`w^\ast`
-        (:func:`slt.gradient.gradient_noise`, 32 pairs of batches; no sampling). With
-        ``noise_correction`` that is τ = 0.03. The rule bounds the heating only where the noise
-        at :math:`w^\ast` is typical of the chains': on deep linear networks it is small there,
-        the rule picks steps 3 times larger, and the run's own τ̂ sends the verdict to "step
-        too large" (docs/accuracy_per_cost.md). It raises where the noise is so small that
-        ε·nβ would exceed ``MAX_NOISE_RULE_STEP`` (0.1). The root attr ``step_size_rule``
-        records it.
+        a rule (the root attr ``step_size_rule`` records which):
+
+        - ``"auto"``: :func:`slt.calibrate` chooses it first (short chains over a grid of step
+          sizes at this ``gamma``, nβ, sampler and batch size; see its docstring for the
+          rule), and the sweep is kept as the ``calibration`` group of the result with the
+          reasons in the root attrs. The calibration spends at most ``CALIBRATION_BUDGET``
+          (20%) of this run's gradient evaluations. Its short runs use reshuffled batches,
+          the schedule its checks were measured with, whatever ``batching`` is.
+
+          A short run that cannot climb to the typical set reads low at every step and shows
+          no plateau. So for SGLD with the minibatch gradient, ``"auto"`` takes the
+          ``"noise"`` step below instead, without a calibration, when the short runs would be
+          shorter than that step's climb time :math:`1/(\epsilon\sqrt{n\beta})`
+          (``burnin_step_size`` below) and its ε·nβ is at most ``MAX_NOISE_RULE_STEP`` (0.1).
+          On issue 7's reduced-rank cases (n = 10⁴, nβ = n/log n, batch 100; noise steps of
+          ε·nβ ≈ 0.02, climb times of 1600-2100 steps) that is runs shorter than about
+          3·10⁴ steps per chain, where the calibration fell back and read 8-20% low
+          (docs/accuracy_per_cost.md). The root attr ``step_size_auto_method`` ("calibrate"
+          or "noise") says which, with ``calibration_reasons`` or ``step_size_auto_reason``.
+        - ``"noise"`` (SGLD with the minibatch gradient): the step whose noise temperature at
+          :math:`w^\ast` is ``NOISE_STEP_SHARE`` (0.3) of the verdict's bound,
+          :math:`\epsilon = 4\tau/((n\beta)^2 v)` with v the per-coordinate variance of the
+          batch gradient at :math:`w^\ast` (:func:`slt.gradient.gradient_noise`, 32 pairs of
+          batches; no sampling). With ``noise_correction`` that is τ = 0.03. The rule bounds
+          the heating only where the noise at :math:`w^\ast` is typical of the chains': on
+          deep linear networks it is small there, the rule picks steps 3 times larger, and
+          the run's own τ̂ sends the verdict to "step too large" (docs/accuracy_per_cost.md).
+          It raises where the noise is so small that ε·nβ would exceed
+          ``MAX_NOISE_RULE_STEP``.
     burnin_step_size, num_hot_burnin
         The step of the hot burn-in, and how many of the first burn-in steps take it. The chains
         start at :math:`w^\ast`, the bottom of the loss, and must climb to the typical set. A
