@@ -290,8 +290,7 @@ def main() -> None:
             for seed in args.seeds
         ]
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f, indent=1, default=float)
+            write_rows(args.json, rows)
         return
     fractions = [2.0**-j for j in range(4, -1, -1)]  # T/16 ... T
     rows = []
@@ -386,10 +385,15 @@ def main() -> None:
         if math.isfinite(best.get("minibatch", math.inf)) and not args.no_auto:
             rows.append(auto_row(index, best["minibatch"], args))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1, default=float)
+        write_rows(args.json, rows)
     if args.plot:
         plot(rows, args.plot, seed=args.plot_seed)
+
+
+def write_rows(path: str, rows: list[dict]) -> None:
+    """The rows as JSON (NumPy and non-finite numbers as floats), for ``--summarize``."""
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1, default=float)
 
 
 def frontier(rows, case, method, seed):
@@ -568,9 +572,9 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
         auto_method=attrs.get("step_size_auto_method", ""),
         seed=seed,
         batch_size=b,
-        step_size=float(res.datatree.attrs["step_size"]),
-        eps_nbeta=float(res.datatree.attrs["step_size"]) * nbeta,
-        noise_temperature=float(res.datatree.attrs["noise_temperature"]),
+        step_size=float(attrs["step_size"]),
+        eps_nbeta=float(attrs["step_size"]) * nbeta,
+        noise_temperature=float(attrs["noise_temperature"]),
         llc=res.llc,
         mcse=res.mcse,
         rel_error=res.llc / exact - 1,
@@ -583,8 +587,7 @@ def auto_row(index: int, frontier: float, args: argparse.Namespace, seed: int = 
     )
     print(
         f"{args.auto_step}{'/' + row['auto_method'] if row['auto_method'] else ''} "
-        f"{name:<24} seed {seed} exact {exact:7.2f} llc {res.llc:8.3f} ± "
-        f"{res.mcse:.3f} "
+        f"{name:<24} seed {seed} exact {exact:7.2f} llc {res.llc:8.3f} ± {res.mcse:.3f} "
         f"({row['rel_error']:+.1%}) eps*nb {row['eps_nbeta']:.4f} tau "
         f"{row['noise_temperature']:.3f} cost {cost:.3g} = {cost / frontier:.2f} x frontier "
         f"({res.verdict}; {seconds:.0f} s)",
@@ -607,7 +610,7 @@ def plot(rows, path, seed=None):
     order = [name for name, _ in CASES]
     cases = sorted(
         dict.fromkeys(r["case"] for r in rows),
-        key=lambda c: (c not in order, order.index(c) if c in order else 0),
+        key=lambda c: order.index(c) if c in order else len(order),
     )
     fig, axes = plt.subplots(1, len(cases), figsize=(4 * len(cases), 3.4), squeeze=False)
     colors = {

@@ -310,9 +310,10 @@ def diagnose(datatree_or_result: "xr.DataTree | LLCResult") -> Diagnostics:
     heated = float(attrs.get("llc_uncorrected", llc))
     if noise_too_hot(tau, bias, heated, corrected=corrected):
         relative_bias = bias / heated if heated > 0 else np.nan
+        tau_bound = noise_temperature_bound(corrected)
         reason = (
-            _beyond("noise temperature tau", tau, ">", noise_temperature_bound(corrected), ".3g")
-            if tau > noise_temperature_bound(corrected)
+            _beyond("noise temperature tau", tau, ">", tau_bound, ".3g")
+            if tau > tau_bound
             else f"the noise bias (d/2) tau = {bias:.3g} is {relative_bias:.1%} of the "
             f"uncorrected LLC (> {noise_bias_bound(corrected):.0%}"
             + (", after subtracting it" if corrected else "")

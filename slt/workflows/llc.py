@@ -482,7 +482,7 @@ def llc(
                 f"needs sampler='sgld' and gradient='minibatch'; got sampler={sampler!r}, "
                 f"gradient={gradient!r}"
             )
-        if batch_size == n and batching != "iid":
+        if batch_size == n:  # resolve_batching made it "reshuffle": the whole dataset
             raise ValueError(
                 f"step_size='noise' needs minibatch noise, and batch_size={batch_size} = n "
                 "without replacement has none: pass a step_size"
@@ -510,7 +510,7 @@ def llc(
         budget = max(1, int(CALIBRATION_BUDGET * run_gradients * (per_step + mala_diagnostic)))
         short = int(budget / (3 * num_chains * (per_step + 1 / 16)))
         noise_step = math.inf
-        if sampler == "sgld" and gradient == "minibatch" and (batch_size < n or batching == "iid"):
+        if sampler == "sgld" and gradient == "minibatch" and batch_size < n:
             noise_step = _noise_rule_step(
                 loss_fn, params, data, batch_size, batching, nbeta_value, noise_correction, seed
             )
@@ -706,15 +706,15 @@ def llc(
     tree = to_datatree(chains, attrs)
     if rule is not None:
         tree.attrs["step_size_rule"] = rule
-    if calibration is not None:
+    if auto:
         tree.attrs["step_size_auto"] = 1
-        tree.attrs["step_size_auto_method"] = "calibrate"
-        tree.attrs["calibration_reasons"] = list(calibration.reasons)
-        tree["calibration"] = calibration.datatree["calibration"]
-    if auto_reason is not None:
-        tree.attrs["step_size_auto"] = 1
-        tree.attrs["step_size_auto_method"] = "noise"
-        tree.attrs["step_size_auto_reason"] = auto_reason
+        if calibration is not None:
+            tree.attrs["step_size_auto_method"] = "calibrate"
+            tree.attrs["calibration_reasons"] = list(calibration.reasons)
+            tree["calibration"] = calibration.datatree["calibration"]
+        else:
+            tree.attrs["step_size_auto_method"] = "noise"
+            tree.attrs["step_size_auto_reason"] = auto_reason
     result = LLCResult(
         llc=est.llc,
         mcse=est.mcse,
