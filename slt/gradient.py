@@ -209,19 +209,25 @@ def gradient_noise(
     n = jax.tree.leaves(data)[0].shape[0]
     grad = jax.grad(lambda p, b: jnp.asarray(loss_fn(p, b)))
 
-    def batch_grad(idx):
-        return grad(params, jax.tree.map(lambda x: x[idx], data))
+    def pair_sum(items, batch_indices):
+        # One scan over the 2 * num_pairs batches (batch i from items[i]), carrying the last
+        # gradient: the gradient is compiled once, where a pair per step compiles it twice.
+        def body(carry, step):
+            total, previous = carry
+            i, item = step
+            g = grad(params, jax.tree.map(lambda x: x[batch_indices(item)], data))
+            half_sq = 0.5 * tree_sq_norm(tree_sub(g, previous))
+            return (total + jnp.where(i % 2 == 1, half_sq, 0.0), g), None
+
+        zero = jax.tree.map(jnp.zeros_like, params)
+        steps = (jnp.arange(2 * num_pairs), items)
+        (total, _), _ = jax.lax.scan(body, (jnp.zeros(()), zero), steps)
+        return total
 
     if not replace and 2 * num_pairs * batch_size <= n:
         perm = jax.random.permutation(rng_key, n)[: 2 * num_pairs * batch_size]
-        slices = perm.reshape(num_pairs, 2, batch_size)
-
-        def disjoint_pair(total, idx):
-            diff = tree_sub(batch_grad(idx[0]), batch_grad(idx[1]))
-            return total + 0.5 * tree_sq_norm(diff), None
-
-        total, _ = jax.lax.scan(disjoint_pair, jnp.zeros(()), slices)
-        total = total * (n - batch_size) / n
+        slices = perm.reshape(2 * num_pairs, batch_size)
+        total = pair_sum(slices, lambda idx: idx) * (n - batch_size) / n
     else:
 
         def draw(key):  # one batch's indices, as the kernels draw them
@@ -229,13 +235,8 @@ def gradient_noise(
                 return jax.random.randint(key, (batch_size,), 0, n)
             return jax.random.permutation(key, n)[:batch_size]
 
-        def independent_pair(total, key):
-            first, second = (draw(k) for k in jax.random.split(key))
-            diff = tree_sub(batch_grad(first), batch_grad(second))
-            return total + 0.5 * tree_sq_norm(diff), None
-
-        keys = jax.random.split(rng_key, num_pairs)
-        total, _ = jax.lax.scan(independent_pair, jnp.zeros(()), keys)
+        keys = jax.vmap(jax.random.split)(jax.random.split(rng_key, num_pairs))
+        total = pair_sum(keys.reshape(2 * num_pairs, *keys.shape[2:]), draw)
     return total / (num_pairs * tree_size(params))
 
 

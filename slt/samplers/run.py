@@ -29,7 +29,7 @@ not wait on the host. With ``progress=False`` the program holds no callback at a
 """
 
 import functools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, Protocol
 
 import jax
@@ -124,14 +124,15 @@ def _program(
     nbeta,
     divergence_threshold,
     run_id=None,
-    burnin_algorithm: SamplingAlgorithm | None = None,
+    burnin_algorithm: Callable[[jax.Array], SamplingAlgorithm] | None = None,
 ):
     """``run(keys, center, data)``: every chain, vmapped and sharded (not jitted).
 
-    The first ``settings.num_hot_burnin`` burn-in steps (all when ``None``) take
-    ``burnin_algorithm`` when given (the same sampler at another step size: its state must have
-    the same structure); a chain they diverge starts over at the center. The other burn-in steps
-    and the kept draws take ``algorithm``.
+    With ``burnin_algorithm``, the burn-in steps take ``burnin_algorithm(hot)``: the same
+    sampler, its state of the same structure, at the step size the traced flag ``hot`` picks.
+    It is true for the first ``settings.num_hot_burnin`` steps (all when ``None``), so every
+    burn-in step shares one compiled step. A chain the hot steps diverge starts over at the
+    center (:func:`num_hot_steps`). The kept draws take ``algorithm``.
 
     With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
     the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
@@ -175,7 +176,9 @@ def _program(
             # The divergence rule: a non-finite loss, or one beyond the tempered threshold.
             return ~jnp.isfinite(loss) | (nbeta * (loss - init_loss) > threshold)
 
-        def step_fn(carry, step, algorithm=algorithm):
+        start = algorithm.init(center, init_key)  # every chain's state at w*
+
+        def step_fn(carry, step, algorithm=algorithm, restart_at=None):
             state, perm, diverged = carry
             batch, perm = batch_at(data, batcher, batch_key, perm, step)
             distance = jnp.sqrt(tree_sq_norm(tree_sub(state.position, center)))
@@ -198,6 +201,12 @@ def _program(
             diverged = diverged | exploded(info.loss) | ~jnp.isfinite(info.grad_norm)
             stats = info._asdict() | {"distance": distance, "diverging": diverged}
             stats = {k: v for k, v in stats.items() if v is not None}
+            if restart_at is not None:
+                # The step's loss is read before it moves: at step `restart_at` it is the hot
+                # steps' landing point, and a chain that diverged starts over at w* after it.
+                again = diverged & (step == restart_at)
+                state = jax.tree.map(lambda a, b: jnp.where(again, a, b), start, state)
+                diverged = diverged & (step != restart_at)
             return (state, perm, diverged), stats
 
         def draw_fn(carry, first_step):
@@ -212,30 +221,39 @@ def _program(
             carry, stats = scan(draw_fn, carry, starts, steps_per_draw)
             return carry, (stats, carry[0].position if params_every else None)
 
-        carry = (algorithm.init(center, init_key), perm0, jnp.zeros((), bool))
-        # The first `hot` burn-in steps take the burn-in sampler, the rest the draws' sampler.
-        hot = 0 if burnin_algorithm is None else settings.num_burnin
-        if hot and settings.num_hot_burnin is not None:
-            hot = min(settings.num_hot_burnin, settings.num_burnin)
-        if hot:
-            warm_fn = functools.partial(step_fn, algorithm=burnin_algorithm)
-            carry, hot_stats = scan(warm_fn, carry, jnp.arange(hot))
-            # A chain the hot steps diverged starts over at w*, at the draws' step, and its
-            # warm-up `diverging` is true at step hot - 1. A step's loss is read before it moves,
-            # so the last hot step's landing is checked here, on the next step's batch.
-            state, perm, diverged = carry
-            batch, _ = batch_at(data, batcher, batch_key, perm, jnp.asarray(hot))
-            diverged = diverged | exploded(loss_fn(state.position, batch))
-            hot_stats["diverging"] = hot_stats["diverging"].at[-1].set(diverged)
-            fresh = algorithm.init(center, init_key)
-            state = jax.tree.map(lambda a, b: jnp.where(diverged, a, b), fresh, state)
-            carry = (state, perm, jnp.zeros((), bool))
-        carry, warmup = scan(step_fn, carry, jnp.arange(hot, settings.num_burnin))
-        if hot:
-            warmup = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), hot_stats, warmup)
-        starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
-        carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
-        stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
+        carry = (start, perm0, jnp.zeros((), bool))
+        hot = num_hot_steps(settings, burnin_algorithm is not None)
+        burnin_at = burnin_algorithm if hot else None
+        restart_at = hot if 0 < hot < settings.num_burnin else None
+
+        def any_step(carry, step):
+            # `step < hot` picks the step size, so hot and cool steps share one compiled step;
+            # a chain the hot steps diverged starts over after step `restart_at`.
+            if burnin_at is None:
+                return step_fn(carry, step)
+            return step_fn(carry, step, algorithm=burnin_at(step < hot), restart_at=restart_at)
+
+        if steps_per_draw == 1 and not params_every and (not hot or restart_at is not None):
+            # A draw of one step is that step: the burn-in and the draws run as one scan, so
+            # the program holds one compiled step where three scans would compile three.
+            carry, trace = scan(any_step, carry, jnp.arange(settings.total_steps))
+            warmup = jax.tree.map(lambda x: x[: settings.num_burnin], trace)
+            stats = jax.tree.map(lambda x: x[settings.num_burnin :], trace)
+            positions = None
+        else:
+            carry, warmup = scan(any_step, carry, jnp.arange(settings.num_burnin))
+            if hot and restart_at is None:
+                # Every burn-in step was hot: the check reads the first draw's batch (a forward
+                # pass, once), and its flag goes to the last warm-up step.
+                state, perm, diverged = carry
+                batch, _ = batch_at(data, batcher, batch_key, perm, jnp.asarray(hot))
+                diverged = diverged | exploded(loss_fn(state.position, batch))
+                warmup["diverging"] = warmup["diverging"].at[-1].set(diverged)
+                state = jax.tree.map(lambda a, b: jnp.where(diverged, a, b), start, state)
+                carry = (state, perm, jnp.zeros((), bool))
+            starts = settings.num_burnin + steps_per_draw * per_group * jnp.arange(groups)
+            carry, (stats, positions) = scan(group_fn, carry, starts, steps_per_draw * per_group)
+            stats = jax.tree.map(lambda x: x.reshape((num_draws,) + x.shape[2:]), stats)
         noise = gradient_noise(
             jax.random.fold_in(batch_key, 1),
             loss_fn,
@@ -257,6 +275,21 @@ def _program(
     return run
 
 
+def num_hot_steps(settings: Settings, has_burnin_algorithm: bool) -> int:
+    """The burn-in steps taken at the burn-in step size: the first ``num_hot_burnin`` (all when
+    ``None``), and none without a burn-in sampler.
+
+    A chain these steps diverge starts over at the center at the end of step
+    ``min(hot, num_burnin - 1)``, the step whose loss is read at their landing point (when every
+    burn-in step is hot, the check reads the first draw's batch instead). Its warm-up
+    ``diverging`` is true up to that step, and false after it.
+    """
+    hot = settings.num_burnin if has_burnin_algorithm else 0
+    if hot and settings.num_hot_burnin is not None:
+        hot = min(settings.num_hot_burnin, settings.num_burnin)
+    return hot
+
+
 TRACES = ("minibatch", "control_variate")
 """What the ``loss`` trace records (:func:`run_chains`)."""
 
@@ -273,7 +306,11 @@ def _compiled(build: AlgorithmBuilder, loss_fn, settings: Settings, has_threshol
         loss = loss_fn if anchor is None else control_variate(loss_fn, center, anchor)
         warm = None
         if "burnin_step_size" in hyper:
-            warm = build(center, hyper | {"step_size": hyper["burnin_step_size"]})
+
+            def warm(hot):
+                step_size = jnp.where(hot, hyper["burnin_step_size"], hyper["step_size"])
+                return build(center, hyper | {"step_size": step_size})
+
         run = _program(
             build(center, hyper),
             loss,
@@ -362,7 +399,7 @@ def run_chains(
         ``algorithm(center, hyper | {"step_size": hyper["burnin_step_size"]})``: the first
         ``num_hot_burnin`` of them (all by default), the rest by ``algorithm`` itself. A chain
         that diverges in those steps starts over at ``center`` for the rest of the burn-in; its
-        warm-up ``diverging`` stays true up to step ``num_hot_burnin - 1``.
+        warm-up ``diverging`` stays true up to the step it restarts after (:func:`num_hot_steps`).
     anchor
         With a builder: the full-data loss and gradient at ``center``
         (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run

@@ -589,7 +589,9 @@ def llc(
             "; with rmsprop_sgld, coordinates whose gradient is exactly zero at w* (dead units, "
             "zero rows) get the step step_size/eps: raise sampler_options['eps']"
         )
-    restarted = int(chains.warmup_stats["diverging"][:, num_hot - 1].sum()) if num_hot else 0
+    # A restarted chain's warm-up `diverging` is true at the step it restarts after.
+    restart_at = min(num_hot, num_burnin - 1)
+    restarted = int(chains.warmup_stats["diverging"][:, restart_at].sum()) if num_hot else 0
     if restarted:
         advice += (
             f"; {restarted} had diverged in the hot burn-in (its first {num_hot} steps, at "

@@ -151,16 +151,26 @@ def test_resolve_burnin():
     assert resolve_burnin("sgld", 1e-4, 1e-4, None, 150, 100.0) == (1e-4, 0)
 
 
-def test_chains_a_hot_burnin_diverges_start_over_at_w_star():
-    # One burn-in step of 10 throws every chain far off; they start over at w* at the draws'
-    # step, the run goes on, and a warning names burnin_step_size.
+@pytest.mark.parametrize("num_hot", [1, 10])
+def test_chains_a_hot_burnin_diverges_start_over_at_w_star(num_hot):
+    # A burn-in step of 10 throws every chain far off. With one hot step, step 1 reads the loss
+    # there, flags it and the chains start over at w* at the draws' step after it. With all 10
+    # burn-in steps hot, they stay flagged to the last, and start over before the first draw
+    # (checked on its batch). The run goes on, and a warning names burnin_step_size.
     with pytest.warns(slt.DivergenceWarning, match="burnin_step_size 10"):
-        res = slt.llc(*regression(), burnin_step_size=10.0, num_hot_burnin=1, **SMALL)
+        res = slt.llc(*regression(), burnin_step_size=10.0, num_hot_burnin=num_hot, **SMALL)
     attrs = res.datatree.attrs
-    assert np.isfinite(res.llc) and attrs["num_hot_burnin"] == 1 and attrs["num_restarted"] == 2
-    diverging = res.datatree["warmup_sample_stats"]["diverging"].values
-    assert diverging[:, 0].all() and not diverging[:, 1:].any()
-    assert not res.datatree["sample_stats"]["diverging"].values.any()
+    assert attrs["num_hot_burnin"] == num_hot and attrs["num_restarted"] == 2
+    assert np.isfinite(res.llc)
+    warmup = res.datatree["warmup_sample_stats"]
+    restart_at = min(num_hot, 9)
+    diverging = warmup["diverging"].values
+    assert not diverging[:, 0].any() and diverging[:, 1 : restart_at + 1].all()
+    assert not diverging[:, restart_at + 1 :].any()
+    draws = res.datatree["sample_stats"]
+    back = warmup["distance"].values[:, 2] if num_hot == 1 else draws["distance"].values[:, 0]
+    assert (back == 0).all()  # back at w*
+    assert not draws["diverging"].values.any()
 
 
 def test_a_noise_correction_without_a_noise_temperature_is_not_recorded_as_made():
