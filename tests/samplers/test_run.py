@@ -79,9 +79,8 @@ SCRIPT = textwrap.dedent(
 
 
 def test_sharded_and_unsharded_runs_agree_on_four_host_devices():
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
+    env = dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
     out = subprocess.run(
         [sys.executable, "-W", "error", "-c", SCRIPT], env=env, capture_output=True, text=True
     )
