@@ -21,11 +21,8 @@ with scikit-learn.
 """
 
 import argparse
-import importlib.util
 import sys
 import time
-from pathlib import Path
-from types import ModuleType
 
 import jax
 import jax.numpy as jnp
@@ -33,16 +30,6 @@ import numpy as np
 
 import slt
 from slt.data import Batcher, batch_at
-
-
-def _load(name: str) -> ModuleType:
-    """A sibling bench script as a module (``bench/`` is not a package)."""
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def regression():
@@ -124,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps-per-draw", type=int, default=1)
     p.add_argument("--reps", type=int, default=3)
     args = p.parse_args(argv)
-    capture_run_chains = _load("sgld_overhead").capture_run_chains
+    # `python bench/compile_time.py` puts bench/ on the path: the sibling script is importable.
+    from sgld_overhead import capture_run_chains
 
     print(f"jax {jax.__version__}, {jax.devices()[0].device_kind}, slt {slt.__version__}")
     print(
