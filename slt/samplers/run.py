@@ -9,6 +9,10 @@ Each chain c, from its own key:
 2. runs ``num_burnin`` steps whose statistics go to the warm-up trace;
 3. runs ``num_draws`` blocks of ``steps_per_draw`` steps and keeps per-draw scalars only.
 
+The burn-in compiles its step once: a hot burn-in's step size is chosen per step by a traced
+flag. With one step per draw and no kept positions (the default), steps 2 and 3 are one ``scan``,
+so the program holds the step once in all, which cuts its compile time (bench/compile_time.py).
+
 A step is *diverging* when its loss or gradient norm is not finite, or when the tempered excess
 loss :math:`n\beta(L_B(w_t) - \hat L(w^\ast))` exceeds a threshold: by default
 :math:`100\,(d/2 + n\beta\,s^*)` with :math:`s^*` the chain's standard deviation of the minibatch
