@@ -150,8 +150,8 @@ def finite_n_exact(name: str, problem) -> float:
     if name.startswith("dln"):
         from slt.validation.finite_n import linear_network_target
 
-        run = linear_network_target(stats, truth, beta=1 / math.log(N))
-        return float(run.statistic.value)
+        target = linear_network_target(stats, truth, beta=1 / math.log(N))
+        return float(target.statistic.value)
     from slt.validation.gibbs import rrr_gibbs
 
     run = rrr_gibbs(stats, 1 / math.log(N), truth=truth, center=truth, num_draws=4000)
@@ -304,8 +304,8 @@ def main() -> None:
         if args.referee == "finite_n":
             print(f"{name}: finite-n exact {exact:.3f} (λ = {problem.exact.rlct:g})", flush=True)
         nbeta = N / math.log(N)
-        grid = itertools.product(args.seeds, args.methods, args.batches, args.eps_nbeta)
-        for seed, method, b, eps in grid:
+        settings = itertools.product(args.seeds, args.methods, args.batches, args.eps_nbeta)
+        for seed, method, b, eps in settings:
             options, per_sample = METHODS[method]
             eps_nb = eps * STEP_SCALE.get(method, 1.0)
             converged, converged_bias = math.nan, math.nan
@@ -428,7 +428,7 @@ def print_frontier(rows, case, seeds) -> dict:
     plain = {
         s: frontier(rows, case, "minibatch", s)["reach"] for s in seeds if "minibatch" in methods
     }
-    first = {}
+    first: dict[str, float] = {}
     for method in methods:
         met = 0
         for seed in seeds:
@@ -469,6 +469,7 @@ def case_and_referee(index: int, args: argparse.Namespace):
 def _case_and_referee(index: int, args: argparse.Namespace):
     name, make = CASES[index]
     problem = make()
+    assert problem.exact is not None  # every case is an rrr or dln problem with its exact λ
     exact = problem.exact.rlct
     if args.referee == "finite_n":
         exact = finite_n_exact(name, problem)

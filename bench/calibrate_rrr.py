@@ -22,6 +22,7 @@ import math
 import statistics
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     beta = BETA0 / math.log(N_SAMPLES)
-    estimate = RUN_LENGTH["rrr"]
+    estimate: dict[str, Any] = RUN_LENGTH["rrr"]
     estimate_grads = estimate["num_chains"] * (estimate["num_burnin"] + estimate["num_draws"])
     budget = int(args.budget * estimate_grads) if args.budget else None
     header = (
@@ -78,6 +79,7 @@ def main() -> None:
     for index in args.cases:
         M, N, H, r = RRR_CASES[index]
         problem = rrr.make(M, N, H, r, n=N_SAMPLES, seed=0, w_star="teacher")
+        assert problem.exact is not None  # rrr.make always sets it
         exact = problem.exact.rlct
         name = f"rrr({M},{N},{H},{r})"
 
@@ -101,7 +103,7 @@ def main() -> None:
                 problem.params,
                 problem.data,
                 **(rec.llc_kwargs | {"batching": args.batching}),
-                **RUN_LENGTH["rrr"],
+                **estimate,
                 seed=args.seed,
             )
 

@@ -85,7 +85,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 # Datasheet peaks, dense (no sparsity): device_kind substring -> (HBM TB/s, FP32 TFLOP/s,
 # TF32 tensor-core TFLOP/s). More specific names first (matched in order).
@@ -299,7 +299,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict:
     scan_compile_s = time.perf_counter() - t0
 
     # ---- (c): the program slt.llc compiles, captured and executed; (c') with noise="rademacher"
-    def llc_call(num_draws: int, noise: str = "gaussian"):
+    def llc_call(num_draws: int, noise: Literal["gaussian", "rademacher"] = "gaussian"):
         return slt.llc(
             loss,
             center,

@@ -61,8 +61,8 @@ _COMPILE_EVENTS = (
 _event_seconds: dict[str, float] = {}
 
 
-def _on_duration(event: str, duration: float, **kwargs) -> None:
-    _event_seconds[event] = _event_seconds.get(event, 0.0) + duration
+def _on_duration(event: str, duration_secs: float, **kwargs: str | int) -> None:
+    _event_seconds[event] = _event_seconds.get(event, 0.0) + duration_secs
 
 
 def parse_sizes(text: str) -> list[int]:

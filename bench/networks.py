@@ -65,7 +65,7 @@ VOCAB, CONTEXT = 1024, 128
 def build(name: str, rng: np.random.Generator, n: int) -> tuple[Any, dict[str, np.ndarray]]:
     """The model ``name`` (an ``NNXModel``) and ``n`` synthetic samples."""
     if name == "resnet18":
-        net = resnet18(10, norm="group", rngs=nnx.Rngs(0))
+        net: nnx.Module = resnet18(10, norm="group", rngs=nnx.Rngs(0))
         model = from_nnx(net, lambda m, b: cross_entropy(m(b["x"]), b["y"]))
         data = {
             "x": rng.normal(size=(n, 32, 32, 3)).astype(np.float32),
@@ -86,7 +86,7 @@ def build(name: str, rng: np.random.Generator, n: int) -> tuple[Any, dict[str, n
     return model, data
 
 
-def scan_program(step: Callable, steps: int) -> Callable:
+def scan_program(step: Callable, steps: int) -> jax.stages.Wrapped:
     """``steps`` applications of ``step(carry, batch, key) -> carry`` in one scan."""
 
     def run(carry, batch, key):
@@ -124,7 +124,7 @@ def sgld_step(algorithm) -> Callable:
 class Timed:
     """A compiled scan and its per-step wall times."""
 
-    def __init__(self, name: str, fn: Callable, args: tuple, steps: int) -> None:
+    def __init__(self, name: str, fn: jax.stages.Wrapped, args: tuple, steps: int) -> None:
         start = time.perf_counter()
         self.compiled = fn.lower(*args).compile()
         self.compile_s = time.perf_counter() - start
@@ -159,7 +159,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     kernel = Timed(
         "(b) sgld step",
         scan_program(sgld_step(algorithm), args.steps),
-        ((algorithm.init(params), zero), batch, key),
+        ((algorithm.init(params, key), zero), batch, key),
         args.steps,
     )
     for _ in range(args.reps):

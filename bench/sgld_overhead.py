@@ -76,12 +76,14 @@ Reading the output
 
 import argparse
 import contextlib
+import functools
 import importlib
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -90,13 +92,14 @@ import numpy as np
 from slt.data import Batcher, batch_at
 from slt.posterior import evaluate, localized_posterior
 from slt.samplers.rmsprop_sgld import rmsprop_sgld
-from slt.samplers.run import run_chains
+from slt.samplers.run import Trace, run_chains
 from slt.samplers.sgld import sgld
 from slt.tree import tree_normal_like, tree_size, tree_sq_norm, tree_sub
 
-# The module, not the function that ``slt.samplers`` re-exports under the same name.
-sgld_module = importlib.import_module("slt.samplers.sgld")
-run_module = importlib.import_module("slt.samplers.run")
+# The module, not the function that ``slt.samplers`` re-exports under the same name. Typed
+# ``Any``: this script replaces some of their attributes for a call.
+sgld_module: Any = importlib.import_module("slt.samplers.sgld")
+run_module: Any = importlib.import_module("slt.samplers.run")
 
 # --------------------------------------------------------------------------- model and data
 
@@ -294,8 +297,8 @@ _COMPILE_EVENTS = (
 _event_seconds: dict[str, float] = {}
 
 
-def _on_duration(event: str, duration: float, **kwargs) -> None:
-    _event_seconds[event] = _event_seconds.get(event, 0.0) + duration
+def _on_duration(event: str, duration_secs: float, **kwargs: str | int) -> None:
+    _event_seconds[event] = _event_seconds.get(event, 0.0) + duration_secs
 
 
 class _Captured(Exception):
@@ -311,8 +314,10 @@ class _JitCapture:
     """
 
     def __init__(self) -> None:
-        self.fn = self.args = self.kwargs = None
-        self.jit_kwargs: dict = {}
+        self.fn: Callable[..., Any] | None = None
+        self.args: tuple[Any, ...] | None = None
+        self.kwargs: dict[str, Any] | None = None
+        self.jit_kwargs: dict[str, Any] = {}
 
     def __getattr__(self, name: str):
         return getattr(jax, name)
@@ -352,7 +357,7 @@ class DriverBench:
     ``context`` wraps everything that traces (for the noise experiment).
     """
 
-    def __init__(self, name: str, call: Callable[[int], object], k1: int, k2: int, *,
+    def __init__(self, name: str, call: Callable[[int], Trace], k1: int, k2: int, *,
                  mode: str = "exec", context=contextlib.nullcontext):  # fmt: skip
         self.name, self.call, self.ks, self.mode = name, call, (k1, k2), mode
         self.wall: dict[int, list[float]] = {k1: [], k2: []}
@@ -363,7 +368,8 @@ class DriverBench:
         for k in self.ks:
             if mode == "exec":
                 with context():
-                    cap = capture_run_chains(lambda k=k: call(k))
+                    cap = capture_run_chains(functools.partial(call, k))
+                    assert cap.fn is not None and cap.args is not None  # else it raised
                     t0 = time.perf_counter()
                     compiled = jax.jit(cap.fn, **cap.jit_kwargs).lower(*cap.args).compile()
                     self.compile_s[k] = time.perf_counter() - t0
@@ -481,9 +487,9 @@ def main() -> None:
         ("sgd (baseline)", sgd_step(args.lr), None, False, center, key),
         ("sgd + gather", sgd_step(args.lr), batcher, False, center, key),
         ("kernel (lib), fixed batch", library_kernel_step(algorithm), None, False,
-         algorithm.init(center), key),
+         algorithm.init(center, key), key),
         ("kernel (lib), gather, vmap1", library_kernel_step(algorithm), batcher, True,
-         algorithm.init(center), key),
+         algorithm.init(center, key), key),
         ("bare, lib noise", lib_noise, None, False, center, key),
         ("bare, flat noise", flat_noise, None, False, center, key),
         ("bare, no noise", no_noise, None, False, center, key),

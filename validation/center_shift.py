@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         x, y = (np.asarray(problem.data[k], np.float64) for k in ("x", "y"))
         truth, k = product(problem.params), narrowest(problem.params)
         gap = linear_center_gap(x, y, truth, k)
+        assert problem.exact is not None  # every rrr and dln case has its exact λ
         lam, log_n = problem.exact.rlct, math.log(x.shape[0])
         kind = "full rank" if np.linalg.matrix_rank(truth) == k else "rank-reduced"
         cells = " | ".join(f"{-b0 * gap / log_n / lam:+.1%}" for b0 in (0.3, 1.0))
