@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import slt
-from slt.data import Batcher, batch_at
+from slt.data import Batcher
 
 
 def regression():
@@ -81,22 +81,17 @@ def least_compile_seconds(fn, args, reps: int) -> tuple[float, str]:
     return best, text
 
 
-def training_program(loss_fn, batch_size: int, n: int, steps: int, lr: float = 1e-3):
-    """``fn(keys, w, data)``: SGD on library-drawn minibatches, vmapped over chains."""
-    batcher = Batcher(n, batch_size, replace=True)
+def training_program(scan_program, loss_fn, batch_size: int, n: int, steps: int, lr=1e-3):
+    """``fn(w, data, keys)``: SGD on library-drawn minibatches (``sgld_overhead.scan_program``),
+    vmapped over chains, with each step's loss as output."""
     value_and_grad = jax.value_and_grad(loss_fn)
 
-    def one_chain(key, w, data):
-        def body(carry, t):
-            w, perm = carry
-            batch, perm = batch_at(data, batcher, key, perm, t)
-            value, grad = value_and_grad(w, batch)
-            return (jax.tree.map(lambda p, g: p - lr * g, w, grad), perm), value
+    def sgd(key, w, batch):
+        value, grad = value_and_grad(w, batch)
+        return jax.tree.map(lambda p, g: p - lr * g, w, grad), value
 
-        (w, _), losses = jax.lax.scan(body, (w, jnp.arange(n)), jnp.arange(steps))
-        return w, losses
-
-    return jax.vmap(one_chain, in_axes=(0, None, None))
+    run = scan_program(sgd, steps, gather=Batcher(n, batch_size, replace=True))
+    return jax.vmap(run, in_axes=(None, None, 0))
 
 
 def size(text: str) -> str:
@@ -113,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reps", type=int, default=3)
     args = p.parse_args(argv)
     # `python bench/compile_time.py` puts bench/ on the path: the sibling script is importable.
-    from sgld_overhead import capture_run_chains
+    from sgld_overhead import capture_run_chains, scan_program
 
     print(f"jax {jax.__version__}, {jax.devices()[0].device_kind}, slt {slt.__version__}")
     print(
@@ -125,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
         n = jax.tree.leaves(data)[0].shape[0]
         steps = args.burnin + args.draws * args.steps_per_draw
         keys = jax.random.split(jax.random.key(0), args.chains)
-        plain = training_program(loss_fn, batch_size, n, steps)
-        t_plain, hlo_plain = least_compile_seconds(plain, (keys, params, data), args.reps)
+        plain = training_program(scan_program, loss_fn, batch_size, n, steps)
+        t_plain, hlo_plain = least_compile_seconds(plain, (params, data, keys), args.reps)
 
         def call(loss_fn=loss_fn, params=params, data=data, batch_size=batch_size):
             slt.llc(
