@@ -136,7 +136,7 @@ def _program(
     sampler, its state of the same structure, at the step size the traced flag ``hot`` picks.
     It is true for the first ``settings.num_hot_burnin`` steps (all when ``None``), so every
     burn-in step shares one compiled step. A chain the hot steps diverge starts over at the
-    center (:func:`num_hot_steps`). The kept draws take ``algorithm``.
+    center (:func:`restart_step`). The kept draws take ``algorithm``.
 
     With ``settings.progress``, about every ``chunk_size(total_steps)`` steps the program reports
     the step counter to the :class:`~slt.progress.Progress` registered as ``run_id`` (a traced
@@ -228,6 +228,7 @@ def _program(
         carry = (start, perm0, jnp.zeros((), bool))
         hot = num_hot_steps(settings, burnin_algorithm is not None)
         burnin_at = burnin_algorithm if hot else None
+        # The restart is in the scan's step of `hot` unless every burn-in step is hot.
         restart_at = hot if 0 < hot < settings.num_burnin else None
 
         def any_step(carry, step):
@@ -239,7 +240,7 @@ def _program(
 
         if steps_per_draw == 1 and not params_every and (not hot or restart_at is not None):
             # A draw of one step is that step: the burn-in and the draws run as one scan, so
-            # the program holds one compiled step where three scans would compile three.
+            # the program compiles the step once, not once per scan.
             carry, trace = scan(any_step, carry, jnp.arange(settings.total_steps))
             warmup = jax.tree.map(lambda x: x[: settings.num_burnin], trace)
             stats = jax.tree.map(lambda x: x[settings.num_burnin :], trace)
@@ -283,15 +284,22 @@ def num_hot_steps(settings: Settings, has_burnin_algorithm: bool) -> int:
     """The burn-in steps taken at the burn-in step size: the first ``num_hot_burnin`` (all when
     ``None``), and none without a burn-in sampler.
 
-    A chain these steps diverge starts over at the center at the end of step
-    ``min(hot, num_burnin - 1)``, the step whose loss is read at their landing point (when every
-    burn-in step is hot, the check reads the first draw's batch instead). Its warm-up
-    ``diverging`` is true up to that step, and false after it.
+    A chain these steps diverge starts over at the center at the end of :func:`restart_step`.
     """
     hot = settings.num_burnin if has_burnin_algorithm else 0
     if hot and settings.num_hot_burnin is not None:
         hot = min(settings.num_hot_burnin, settings.num_burnin)
     return hot
+
+
+def restart_step(hot: int, num_burnin: int) -> int:
+    """The burn-in step after which a chain that ``hot > 0`` hot steps diverged starts over.
+
+    It is step ``hot``, whose loss is read at the hot steps' landing point, or the last burn-in
+    step when every burn-in step is hot (the check then reads the first draw's batch). The
+    chain's warm-up ``diverging`` is true up to that step, and false after it.
+    """
+    return min(hot, num_burnin - 1)
 
 
 TRACES = ("minibatch", "control_variate")
@@ -403,7 +411,7 @@ def run_chains(
         ``algorithm(center, hyper | {"step_size": hyper["burnin_step_size"]})``: the first
         ``num_hot_burnin`` of them (all by default), the rest by ``algorithm`` itself. A chain
         that diverges in those steps starts over at ``center`` for the rest of the burn-in; its
-        warm-up ``diverging`` stays true up to the step it restarts after (:func:`num_hot_steps`).
+        warm-up ``diverging`` stays true up to the step it restarts after (:func:`restart_step`).
     anchor
         With a builder: the full-data loss and gradient at ``center``
         (:func:`slt.gradient.full_loss_and_grad`), passed to it as ``hyper["anchor"]``. The run

@@ -40,7 +40,7 @@ from slt.posterior import LossFn, Posterior, gaussian_prior, localized_posterior
 from slt.progress import resolve as resolve_progress
 from slt.result import LLCResult
 from slt.samplers.rmsprop_sgld import rmsprop_sgld
-from slt.samplers.run import TRACES, Trace, chain_devices, run_chains
+from slt.samplers.run import TRACES, Trace, chain_devices, restart_step, run_chains
 from slt.samplers.sgld import sgld
 from slt.samplers.sgnht import sgnht
 from slt.tree import NOISES, tree_size
@@ -589,9 +589,10 @@ def llc(
             "; with rmsprop_sgld, coordinates whose gradient is exactly zero at w* (dead units, "
             "zero rows) get the step step_size/eps: raise sampler_options['eps']"
         )
-    # A restarted chain's warm-up `diverging` is true at the step it restarts after.
-    restart_at = min(num_hot, num_burnin - 1)
-    restarted = int(chains.warmup_stats["diverging"][:, restart_at].sum()) if num_hot else 0
+    restarted = 0
+    if num_hot:  # a restarted chain's warm-up `diverging` is true at its restart step
+        at_restart = chains.warmup_stats["diverging"][:, restart_step(num_hot, num_burnin)]
+        restarted = int(at_restart.sum())
     if restarted:
         advice += (
             f"; {restarted} had diverged in the hot burn-in (its first {num_hot} steps, at "
