@@ -1,6 +1,6 @@
 """Progress of long runs: one updating line on stderr, fed from inside compiled programs.
 
-A compiled run reports its step counter about every ``chunk`` steps (1% of the run) with an
+A compiled run reports its step counter about every ``chunk`` steps (about 1% of the run) with an
 unordered :func:`jax.debug.callback`: its loops run as outer loops over blocks of steps whose
 bodies call the host once (see :func:`chunked_scan`), so the steps themselves are untouched (no
 per-step ``cond``, which costs time on CPU and a device-to-host read of the predicate per step on
@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Progress", "chunk_size", "chunked_scan", "resolve"]
+__all__ = ["Progress", "block_items", "chunk_size", "chunked_scan", "resolve"]
 
 _lock = threading.Lock()
 _runs: dict[int, "Progress"] = {}
@@ -202,6 +202,23 @@ def _report(run_id, step) -> None:
         run.update(int(np.asarray(step)))
 
 
+def block_items(length: int, target: int) -> int:
+    """Items per block of a loop of ``length`` items that reports about every ``target`` items.
+
+    The divisor of ``length`` nearest ``target`` among those from ``target / 2`` to
+    ``2 * target`` that leave at least two blocks (the larger on a tie), so that every block has
+    the same size and the loop body is compiled once: 1250 steps at ``target`` 12 report every
+    10. ``target`` itself when there is none (a prime ``length``), or when ``length`` is at
+    most ``target`` (one block: no report).
+    """
+    if length <= target:
+        return target
+    candidates = [
+        d for d in range(-(-target // 2), min(2 * target, length // 2) + 1) if length % d == 0
+    ]
+    return min(candidates, key=lambda d: (abs(d - target), -d), default=target)
+
+
 def chunked_scan(f, carry, starts, *, run_id, chunk: int, item_steps: int = 1):
     """``jax.lax.scan(f, carry, starts)`` that reports progress to run ``run_id`` between chunks.
 
@@ -212,13 +229,15 @@ def chunked_scan(f, carry, starts, *, run_id, chunk: int, item_steps: int = 1):
     ``starts`` of the block's first item (the steps done before it), through an unordered
     :func:`jax.debug.callback`, then runs the block's items with an inner scan: the steps
     themselves are untouched, no ``cond`` is evaluated per step, and nothing waits for the host.
-    Items that do not fill a last block run after it, unreported.
+    The blocks are of equal size when ``length`` has a divisor between half and twice the
+    items of one report (:func:`block_items`), so the program holds ``f`` once. Otherwise the
+    items that do not fill a last block run after it, unreported, in a second scan.
 
     ``starts`` must not be batched under ``vmap`` (use a counter shared by all chains, such as
     ``jnp.arange``): a batched callback operand calls the host once per chain.
     """
     length = starts.shape[0]
-    every = max(1, -(-chunk // item_steps))  # items per report
+    every = block_items(length, max(1, -(-chunk // item_steps)))
     if run_id is None or length <= every:
         return jax.lax.scan(f, carry, starts)
     blocks = length // every

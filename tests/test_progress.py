@@ -13,7 +13,7 @@ import pytest
 
 import slt
 from slt.posterior import localized_posterior
-from slt.progress import Progress, chunk_size, resolve
+from slt.progress import Progress, block_items, chunk_size, chunked_scan, resolve
 from slt.samplers.run import Settings, _compiled, run_chains
 from slt.samplers.sgld import sgld
 from slt.workflows.llc import LocalSampler
@@ -77,11 +77,11 @@ def test_one_host_call_per_chunk_not_per_step_or_chain(steps, capsys):
     on = _run(True)
     # One call per block of about `chunk` steps (reporting the steps done before it): the step
     # counter is shared by the chains, so vmap does not make it one per chain (3 chains x 300
-    # steps). Burn-in: blocks of 3 steps; draws of 2 steps: blocks of 2 draws.
-    assert steps == list(range(0, 39, 3)) + list(range(40, TOTAL, 4))
+    # steps). Burn-in: blocks of 4 steps (40 has no divisor 3); draws of 2 steps: blocks of 2.
+    assert steps == list(range(0, 40, 4)) + list(range(40, TOTAL, 4))
     assert TOTAL // chunk // 2 <= len(steps) <= TOTAL // chunk
     off = _run(False)
-    assert len(steps) == 78  # no further calls
+    assert len(steps) == 75  # no further calls
     _same(on, off)  # bit for bit
     err = capsys.readouterr().err
     assert err.startswith("\rllc: 0/300 steps (0%)") and err.endswith("\n")
@@ -96,6 +96,37 @@ def test_a_built_sampler_reports_too_and_is_unchanged(steps, capsys):
     assert steps == list(range(30))  # chunk 1
     _same(on, off)
     assert "mine: 30/30 steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("length", "target", "every"),
+    [(1250, 12, 10), (40, 3, 4), (1000, 15, 20), (150, 100, 75), (10, 3, 2), (12, 12, 12)],
+)
+def test_block_items_divides_the_loop_near_the_target(length, target, every):
+    assert block_items(length, target) == every
+    assert length % every == 0
+
+
+@pytest.mark.parametrize("length", [1009, 7])  # primes: no divisor near the target
+def test_block_items_falls_back_to_the_target(length):
+    assert block_items(length, 3 if length == 7 else 10) == (3 if length == 7 else 10)
+
+
+@pytest.mark.parametrize(("length", "loops"), [(1250, 2), (1009, 3)])
+def test_a_chunked_loop_holds_its_body_once_when_it_divides(length, loops):
+    # 1250 steps report every 10: the blocks' loop and the loop in a block. A prime length
+    # needs a third loop, the body's second copy, for its tail.
+    def f(carry, step):
+        return carry + step, 2 * step
+
+    def run(starts):
+        return chunked_scan(f, jnp.int32(0), starts, run_id=jnp.int32(-1), chunk=12)
+
+    starts = jnp.arange(length)
+    assert jax.jit(run).lower(starts).as_text().count("stablehlo.while") == loops
+    carry, ys = jax.jit(run)(starts)  # run -1 is not registered: the reports go nowhere
+    np.testing.assert_array_equal(ys, 2 * np.arange(length))
+    assert int(carry) == length * (length - 1) // 2
 
 
 def test_progress_off_compiles_no_callback():
