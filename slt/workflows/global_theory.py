@@ -44,7 +44,10 @@ class GlobalEstimate(NamedTuple):
     value
         The estimate (WBIC, λ̂, F_n or WAIC).
     se
-        Its standard error (Monte Carlo error; for WAIC the error over observations).
+        Its standard error, in the units of ``value``: the Monte Carlo error; for WAIC the
+        error over observations of the per-observation :math:`W_n`,
+        :math:`\\sqrt{\\mathrm{var}_i(c_i)/n}` (``details["se"]`` is ArviZ's, that of
+        :math:`nW_n`).
     method
         How it was computed.
     datatree
@@ -112,7 +115,13 @@ def wbic(fit: TemperedFit) -> GlobalEstimate:
 
 
 def waic(fit: TemperedFit) -> GlobalEstimate:
-    """WAIC :math:`W_n = T_n + (\\beta/n)V_n`, with :math:`V_n` and ν in ``details``."""
+    """WAIC :math:`W_n = T_n + (\\beta/n)V_n` per observation, with :math:`V_n` and ν in
+    ``details``.
+
+    Its ``se`` is that of :math:`W_n`, :math:`\\sqrt{\\mathrm{var}_i(c_i)/n}` over the pointwise
+    contributions :math:`c_i` (:class:`slt.estimators.waic.WAIC`); ``details["se"]`` is ArviZ's,
+    :math:`n` times larger, for :math:`nW_n` and ``elpd_waic``.
+    """
     if "log_likelihood" not in fit.datatree.children:
         raise ValueError("fit has no log_likelihood group: sample with keep_log_likelihood=True")
     log_lik = np.asarray(fit.datatree["log_likelihood"]["obs"])
@@ -120,7 +129,7 @@ def waic(fit: TemperedFit) -> GlobalEstimate:
     details = res._asdict()
     return GlobalEstimate(
         float(res.waic),
-        float(res.se),
+        float(res.se) / log_lik.shape[-1],
         "waic",
         _tree([fit], _energy_summary([fit]), {"estimator": "waic"}),
         details,

@@ -112,6 +112,13 @@ def test_waic_is_consistent_with_its_parts():
     res = waic(fit)
     d = res.details
     np.testing.assert_allclose(res.value, d["training_loss"] + d["functional_variance"] / N)
+    # The se is in the units of the value, W_n per observation: sd over observations of the
+    # pointwise -log E_w p(x_i|w) + Var_w log p(x_i|w), over sqrt(n).
+    ll = np.asarray(fit.datatree["log_likelihood"]["obs"]).reshape(-1, N)
+    lppd = np.log(np.mean(np.exp(ll), axis=0))
+    pointwise = -lppd + np.var(ll, axis=0)
+    np.testing.assert_allclose(res.se, np.std(pointwise) / np.sqrt(N), rtol=1e-6)
+    assert res.se < 0.2 * res.value  # not nW_n's se, n = 200 times larger
     # regular model at β = 1: ν = V_n/2 → d/2 = 1/2 (Watanabe 2010); sd of the plug-in is
     # about 0.1 at n = 200.
     assert abs(d["singular_fluctuation"] - 0.5) < 0.3
