@@ -73,17 +73,29 @@ def test_two_temperature_and_variance_run_and_are_near_half():
         assert abs(est.value - 0.5) < 5 * est.se + 0.01, est
 
 
-def _trapezoid_of_exact_energies(num):
-    ts = slt.estimators.free_energy.ti_schedule(num)
-    exact_energies = np.array([exact_energy(t) for t in ts])
-    return float(np.sum(np.diff(ts) * (exact_energies[1:] + exact_energies[:-1]) / 2))
+def _quadrature_of_exact_energies(ts, rule):
+    fe = slt.estimators.free_energy
+    return fe.thermodynamic(ts, [exact_energy(t) for t in ts], rule=rule).value
 
 
 def test_thermodynamic_integration_matches_the_same_quadrature_of_exact_energies():
-    # Sampling error only: the same trapezoid rule on the exact E^t[nL_n] is the reference
-    # (the quadrature error is a property of the schedule, tested on the full schedule below).
+    # Sampling error only: the same quadrature on the exact E^t[nL_n] is the reference (the
+    # quadrature error is a property of the schedule, tested on exact energies below). The
+    # default grid: 0, then geometric from 1e-5/n to 1.
     res = free_energy(model, {"x": X}, num_temperatures=3, **FAST)
-    assert abs(res.value - _trapezoid_of_exact_energies(3)) < 5 * res.se
+    ts = np.array([0.0, 1e-5 / N, np.sqrt(1e-5 / N), 1.0])
+    np.testing.assert_allclose(res.details["ts"], ts, rtol=1e-12)
+    assert res.details["rule"] == "hyperbolic"
+    assert abs(res.value - _quadrature_of_exact_energies(ts, "hyperbolic")) < 5 * res.se
+
+
+def test_the_power_schedule_and_trapezoid_rule_on_request():
+    res = free_energy(
+        model, {"x": X}, num_temperatures=2, schedule="power", power=2.0, rule="trapezoid", **FAST
+    )
+    ts = np.array([0.0, 0.25, 1.0])
+    np.testing.assert_allclose(res.details["ts"], ts)
+    assert abs(res.value - _quadrature_of_exact_energies(ts, "trapezoid")) < 5 * res.se
 
 
 def test_the_hyperbolic_rule_beats_the_trapezoid_on_exact_energies():
@@ -91,19 +103,28 @@ def test_the_hyperbolic_rule_beats_the_trapezoid_on_exact_energies():
     fe = slt.estimators.free_energy
     for num in (8, 16):
         ts = fe.ti_schedule(num)
-        energies = np.array([exact_energy(t) for t in ts])
         errors = {
-            rule: abs(fe.thermodynamic(ts, energies, rule=rule).value - exact_free_energy())
+            rule: abs(_quadrature_of_exact_energies(ts, rule) - exact_free_energy())
             for rule in ("trapezoid", "hyperbolic")
         }
         assert errors["hyperbolic"] < 0.5 * errors["trapezoid"], errors
 
 
+def test_the_default_schedule_integrates_exact_energies_to_a_hundredth():
+    # 48 temperatures geometric from 1e-5/n with the a + b/t rule (slt.free_energy's defaults)
+    # against 24 power-5 temperatures with the trapezoid (its defaults before 2026-11-25).
+    fe = slt.estimators.free_energy
+    default = _quadrature_of_exact_energies(fe.geometric_schedule(48, 1e-5 / N), "hyperbolic")
+    old = _quadrature_of_exact_energies(fe.ti_schedule(24, 5.0), "trapezoid")
+    assert abs(default - exact_free_energy()) < 0.01  # measured -0.005
+    assert abs(old - exact_free_energy()) > 0.05  # measured +0.08
+
+
 @pytest.mark.slow
 def test_thermodynamic_integration_matches_the_marginal_likelihood():
-    res = free_energy(model, {"x": X}, num_temperatures=16, **FAST)
-    disc = abs(_trapezoid_of_exact_energies(16) - exact_free_energy())
-    assert disc < 0.1  # t_k = (k/16)^5 resolves the steep start of E^t[nL_n]
+    res = free_energy(model, {"x": X}, **FAST)  # the defaults: 48 geometric temperatures
+    disc = abs(_quadrature_of_exact_energies(res.details["ts"], "hyperbolic") - exact_free_energy())
+    assert disc < 0.01
     assert abs(res.value - exact_free_energy()) < 5 * res.se + disc
 
 
@@ -131,3 +152,11 @@ def test_bad_methods():
         rlct(model, {"x": X}, betas=[0.1])
     with pytest.raises(ValueError, match="method"):
         free_energy(model, {"x": X}, method="harmonic")
+    with pytest.raises(ValueError, match="schedule"):
+        free_energy(model, {"x": X}, schedule="linear")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="power sets schedule='power'"):
+        free_energy(model, {"x": X}, power=3.0)
+    with pytest.raises(ValueError, match="t_min sets schedule='geometric'"):
+        free_energy(model, {"x": X}, schedule="power", t_min=1e-6)
+    with pytest.raises(ValueError, match="t_min"):
+        free_energy(model, {"x": X}, t_min=2.0)
