@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from slt.errors import DivergenceError
@@ -258,23 +259,27 @@ def _estimate(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     import slt
+    from slt.workflows.calibrate import CalibrationWarning
 
     problem = _problem(args)
     settings = _llc_settings(args)
-    rec = slt.calibrate(
-        problem.loss_fn,
-        problem.params,
-        problem.data,
-        nbeta=settings["nbeta"],
-        beta=settings["beta"],
-        gammas=(settings["gamma"],),
-        sampler=settings["sampler"],
-        sampler_options=settings["sampler_options"],
-        noise=settings["noise"],
-        batch_size=settings["batch_size"],
-        num_chains=settings["num_chains"],
-        seed=settings["seed"],
-    )
+    with warnings.catch_warnings():
+        # A fallback's warning is the first reason, printed below with the others.
+        warnings.simplefilter("ignore", CalibrationWarning)
+        rec = slt.calibrate(
+            problem.loss_fn,
+            problem.params,
+            problem.data,
+            nbeta=settings["nbeta"],
+            beta=settings["beta"],
+            gammas=(settings["gamma"],),
+            sampler=settings["sampler"],
+            sampler_options=settings["sampler_options"],
+            noise=settings["noise"],
+            batch_size=settings["batch_size"],
+            num_chains=settings["num_chains"],
+            seed=settings["seed"],
+        )
     print(
         f"{problem.name}: recommended step size {rec.step_size:.3g} (gamma {rec.gamma:g}, "
         f"nbeta {rec.nbeta:.4g}, batch {rec.batch_size})"

@@ -1,9 +1,12 @@
 """The command line: ``slt estimate`` end to end, and one-line errors with non-zero exits."""
 
+import warnings
+
 import pytest
 
 import slt
 from slt.cli import main
+from slt.workflows.calibrate import CalibrationWarning
 
 
 def test_estimate_rrr_saves_a_result_that_loads_back(tmp_path, capsys):
@@ -89,12 +92,24 @@ def test_help_names_every_command(capsys):
         assert command in text
 
 
-def test_calibrate_prints_a_recommendation_and_reports_the_sweep(tmp_path, capsys):
+def test_calibrate_prints_a_recommendation_and_reports_the_sweep(tmp_path, capsys, monkeypatch):
+    calibrate, recs = slt.calibrate, []
+
+    def falls_back(*args, **kwargs):
+        # As a calibration that falls back: its first reason is also a CalibrationWarning,
+        # which the command prints once, as a reason (the tests turn warnings into errors).
+        recs.append(calibrate(*args, **kwargs))
+        warnings.warn(recs[0].reasons[0], CalibrationWarning, stacklevel=2)
+        return recs[0]
+
+    monkeypatch.setattr(slt, "calibrate", falls_back)
     out, page = tmp_path / "cal.nc", tmp_path / "cal.html"
     argv = ["calibrate", "rrr", "3", "2", "2", "1", "--n", "1000", "--batch-size", "100"]
     argv += ["--chains", "2", "-o", str(out), "--report", str(page)]
     assert main(argv) == 0
-    assert "recommended step size" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "recommended step size" in captured.out
+    assert captured.out.count(recs[0].reasons[0]) == 1 and captured.err == ""
     tree = slt.load(out)
     assert int(tree["calibration"]["recommended"].sum()) == 1
     assert "data:image/png;base64," in page.read_text()
