@@ -39,7 +39,8 @@ validate: $(STAMP)
 	$(MAKE) validate-dln
 
 # 22 random deep linear networks, 10^3 to 10^5 parameters, both samplers, with the scatter of
-# estimated against exact λ (docs/validation.md). About 80 minutes on 2 cores; also run by `validate`.
+# estimated against exact λ (docs/validation.md). About 90 minutes per sampler on 2 shared cores
+# (3 hours in all); also run by `validate`.
 validate-dln: $(STAMP)
 	mkdir -p results
 	$(VENV)/bin/slt validate --suite dln --json results/dln.json --report results/dln.md --plot results/dln.png

@@ -4,6 +4,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from slt.errors import DivergenceError
 
@@ -555,11 +556,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The output flags of every command, by their argparse names.
+_OUTPUTS = {"output": "-o/--output", "json": "--json", "report": "--report", "plot": "--plot"}
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output path that cannot be written before the run, not after it (a suite runs
+    for minutes to hours): its directory must exist and it must not be a directory itself."""
+    for name, flag in _OUTPUTS.items():
+        path = getattr(args, name, None)
+        if path is None:
+            continue
+        target = Path(path)
+        if target.is_dir():
+            raise ValueError(f"{flag} {path!r} is a directory; give a file name")
+        directory = target.absolute().parent
+        if not directory.is_dir():
+            raise ValueError(
+                f"{flag} {path!r}: the directory {str(target.parent)!r} does not exist "
+                f"(create it first, e.g. mkdir -p {str(target.parent)!r})"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slt`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_outputs(args)
         return args.func(args)
     except (ValueError, OSError) as err:
         print(f"slt: error: {err}", file=sys.stderr)

@@ -76,6 +76,11 @@ def test_estimate_passes_the_batching_trace_gradient_and_correction(tmp_path):
         (["estimate", "rrr", "3", "2", "2", "1", "--batch-size", "0"], "batch_size"),
         (["estimate", "rrr", "3", "2", "2", "1", "--step-size", "fast"], "'auto' or 'noise'"),
         (["report", "/nonexistent/result.nc"], "does not exist"),
+        # Output paths are checked before the run, which for a suite takes minutes to hours.
+        (["validate", "--json", "/nonexistent/q.json"], "--json '/nonexistent/q.json': the dir"),
+        (["validate-ti", "--json", "/nonexistent/ti.json"], "mkdir -p '/nonexistent'"),
+        (["estimate", "rrr", "3", "2", "2", "1", "-o", "."], "-o/--output '.' is a directory"),
+        (["report", "run.nc", "-o", "/nonexistent/r.html"], "-o/--output"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
