@@ -578,19 +578,28 @@ def _check_outputs(args: argparse.Namespace) -> None:
             )
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line of the command's output, without the library's source line."""
+    print(
+        f"slt: warning: {message} ({category.__name__})", file=sys.stderr if file is None else file
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slt`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        _check_outputs(args)
-        return args.func(args)
-    except (ValueError, OSError) as err:
-        print(f"slt: error: {err}", file=sys.stderr)
-        return 2
-    except DivergenceError as err:
-        print(f"slt: diverged: {err}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():  # restores warnings.showwarning on the way out
+        warnings.showwarning = _show_warning
+        try:
+            _check_outputs(args)
+            return args.func(args)
+        except (ValueError, OSError) as err:
+            print(f"slt: error: {err}", file=sys.stderr)
+            return 2
+        except DivergenceError as err:
+            print(f"slt: diverged: {err}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

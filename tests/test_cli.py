@@ -6,6 +6,7 @@ import pytest
 
 import slt
 from slt.cli import main
+from slt.errors import NoiseTemperatureWarning
 from slt.workflows.calibrate import CalibrationWarning
 
 
@@ -87,6 +88,25 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("slt: error:") and message in err and "\n" not in err
+
+
+def test_warnings_print_as_one_line_without_source(tmp_path, capsys, monkeypatch):
+    llc = slt.llc
+
+    def heated(*args, **kwargs):
+        warnings.warn("the chain is heated", NoiseTemperatureWarning, stacklevel=2)
+        return llc(*args, **kwargs)
+
+    monkeypatch.setattr(slt, "llc", heated)
+    argv = ["estimate", "rrr", "3", "2", "2", "1", "--n", "500", "--batch-size", "100"]
+    argv += ["--chains", "2", "--draws", "100", "--burnin", "20", "--step-size", "1e-4"]
+    shown = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", NoiseTemperatureWarning)
+        assert main(argv) == 0
+    assert warnings.showwarning is shown  # the command's format does not outlive it
+    err = capsys.readouterr().err
+    assert err == "slt: warning: the chain is heated (NoiseTemperatureWarning)\n"
 
 
 def test_help_names_every_command(capsys):
