@@ -14,14 +14,8 @@ SAMPLER_CHOICES = ("sgld", "rmsprop_sgld")
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from slt.validation.runner import (
-        run_suite,
-        summary,
-        to_markdown,
-        write_atomic,
-        write_json,
-        write_plot,
-    )
+    from slt.io import write_atomic
+    from slt.validation.runner import run_suite, summary, to_markdown, write_json, write_plot
     from slt.validation.suites import SUITES
 
     if args.suite == "networks":
@@ -88,8 +82,8 @@ def _override_flags(args: argparse.Namespace) -> list[str]:
 def _validate_networks(args: argparse.Namespace) -> int:
     import json
 
+    from slt.io import write_atomic
     from slt.validation.networks import run_networks, to_markdown, write_rescaling_plot
-    from slt.validation.runner import write_atomic
 
     print("slt validate: suite 'networks' (no exact value; docs/networks.md)", flush=True)
     results = run_networks(echo=True)
@@ -108,12 +102,12 @@ def _validate_networks(args: argparse.Namespace) -> int:
 def _validate_global(args: argparse.Namespace) -> int:
     import json
 
+    from slt.io import write_atomic
     from slt.validation.global_suite import (
         format_global_table,
         global_summary,
         run_global_suite,
     )
-    from slt.validation.runner import write_atomic
 
     rows = run_global_suite(args.suite, echo=True)
     print()
@@ -147,7 +141,7 @@ def _validate_global(args: argparse.Namespace) -> int:
 def _validate_ti(args: argparse.Namespace) -> int:
     import json
 
-    from slt.validation.runner import write_atomic
+    from slt.io import write_atomic
     from slt.validation.ti_scaling import format_scaling, run_scaling
 
     rows, slopes = run_scaling(echo=True)

@@ -3,10 +3,12 @@
 The file is the result's ``xarray.DataTree`` as netCDF-4 (HDF5, written with ``h5netcdf``), so
 ArviZ and xarray read it too: ``xarray.open_datatree(path)``.
 
-:func:`save` is atomic: it writes a temporary file in the target's directory, flushes it to disk
-(``fsync``) and renames it onto the target with :func:`os.replace`, which POSIX and Windows
-perform atomically within one file system. A crash or an exception mid-write leaves the previous
-file, if any, untouched and removes the temporary file; a reader never sees half a file.
+:func:`save`, like every file slt writes (:func:`write_atomic`: HTML and Markdown reports,
+validation tables, figures, training checkpoints), is atomic: it writes a temporary file in the
+target's directory, flushes it to disk (``fsync``) and renames it onto the target with
+:func:`os.replace`, which POSIX and Windows perform atomically within one file system. A crash
+or an exception mid-write leaves the previous file, if any, untouched and removes the temporary
+file; a reader never sees half a file.
 
 netCDF stores a one-element attribute array as a scalar, and no name for the root group;
 :func:`save` records which attributes were one-element arrays or lists (in the attribute
@@ -19,6 +21,7 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,7 +30,7 @@ import xarray as xr
 
 from slt.result import LLCResult
 
-__all__ = ["ENGINE", "LENGTH1_ATTR", "NAME_ATTR", "load", "save"]
+__all__ = ["ENGINE", "LENGTH1_ATTR", "NAME_ATTR", "atomic_path", "load", "save", "write_atomic"]
 
 #: The xarray netCDF engine used to write and read.
 ENGINE: Final = "h5netcdf"
@@ -77,22 +80,44 @@ def save(datatree_or_result: xr.DataTree | LLCResult, path: str | os.PathLike[st
             "datatree_or_result must be an xarray.DataTree or an slt.LLCResult; "
             f"got {type(datatree_or_result).__name__}"
         )
+    if NAME_ATTR in dt.attrs:
+        raise ValueError(f"root attribute name {NAME_ATTR!r} is reserved by slt.io")
+    target = Path(path)
+    with atomic_path(target) as tmp:  # checks the directory before anything is encoded
+        encoded = _map_attrs(dt, _pack)
+        if dt.name is not None:
+            encoded.attrs[NAME_ATTR] = str(dt.name)
+        encoded.to_netcdf(tmp, engine=ENGINE)
+    return target
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path to write ``path``'s content to, renamed onto ``path`` on success.
+
+    The temporary file is created empty in ``path``'s directory with the mode a plain ``open``
+    gives (0o666 less the umask, so the result is an ordinary file); on leaving the block it is
+    flushed to disk (``fsync``), renamed onto ``path`` with :func:`os.replace` and the directory
+    entry synced. On an exception it is removed and ``path`` is left as it was.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory of ``path`` does not exist.
+    IsADirectoryError
+        When ``path`` is a directory.
+    """
     target = Path(path)
     if target.is_dir():
         raise IsADirectoryError(f"path {str(target)!r} is a directory; give a file name")
-    directory = target.parent
+    directory = target.absolute().parent
     if not directory.is_dir():
         raise FileNotFoundError(
-            f"cannot save to {str(target)!r}: the directory {str(directory)!r} does not exist"
+            f"cannot write {str(target)!r}: the directory {str(target.parent)!r} does not exist"
         )
-    if NAME_ATTR in dt.attrs:
-        raise ValueError(f"root attribute name {NAME_ATTR!r} is reserved by slt.io")
-    encoded = _map_attrs(dt, _pack)
-    if dt.name is not None:
-        encoded.attrs[NAME_ATTR] = str(dt.name)
     tmp = _create_temporary(directory, target.name)
     try:
-        encoded.to_netcdf(tmp, engine=ENGINE)
+        yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -101,7 +126,16 @@ def save(datatree_or_result: xr.DataTree | LLCResult, path: str | os.PathLike[st
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
-    return target
+
+
+def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
+    """Write ``content`` (text as UTF-8, or bytes) to ``path`` whole or not at all
+    (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content, encoding="utf-8")
 
 
 def load(path: str | os.PathLike[str]) -> LLCResult | xr.DataTree:

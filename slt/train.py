@@ -17,7 +17,6 @@ run as one compiled ``lax.scan``.
 
 import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -166,20 +165,11 @@ def save_checkpoints(path: str | os.PathLike[str], checkpoints: list[Checkpoint]
 
     The file is a pickle of host numpy arrays: read it back only from a source you trust.
     """
-    path = os.fspath(path)
+    from slt.io import atomic_path
+
     host = [c._replace(params=jax.tree.map(np.asarray, c.params)) for c in checkpoints]
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".slt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(host, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        pickle.dump(host, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_checkpoints(path: str | os.PathLike[str]) -> list[Checkpoint]:

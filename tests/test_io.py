@@ -227,3 +227,33 @@ def test_bad_paths_and_files_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="reserved"):
         io.save(reserved, tmp_path / "reserved.nc")
     assert sorted(os.listdir(tmp_path)) == ["broken.nc", "foreign.nc", "notes.nc"]
+
+
+def test_every_other_file_is_written_atomically_as_an_ordinary_file(tmp_path, monkeypatch):
+    # Reports, validation tables, figures and checkpoints go through io.write_atomic; they were
+    # written by tempfile.mkstemp before, which left them readable by their owner alone.
+    from slt.report import write_report
+    from slt.train import Checkpoint, load_checkpoints, save_checkpoints
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    io.write_atomic(tmp_path / "table.md", "| λ |\n")
+    io.write_atomic(tmp_path / "figure.png", b"\x89PNG")
+    write_report(synthetic(), tmp_path / "run.html")
+    save_checkpoints(tmp_path / "ckpt.pkl", [Checkpoint(3, {"w": np.ones(2)}, 0.5, None)])
+    for name in ("table.md", "figure.png", "run.html", "ckpt.pkl"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask, name
+    assert (tmp_path / "table.md").read_text(encoding="utf-8") == "| λ |\n"
+    assert (tmp_path / "figure.png").read_bytes() == b"\x89PNG"
+    assert load_checkpoints(tmp_path / "ckpt.pkl")[0].step == 3
+
+    def fail(self, data, *args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(type(tmp_path), "write_text", fail)
+    with pytest.raises(OSError, match="no space"):
+        io.write_atomic(tmp_path / "table.md", "| replaced |\n")
+    assert (tmp_path / "table.md").read_text(encoding="utf-8") == "| λ |\n"
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pkl", "figure.png", "run.html", "table.md"]
+    with pytest.raises(FileNotFoundError, match="the directory .*nowhere.* does not exist"):
+        io.write_atomic(tmp_path / "nowhere" / "table.md", "x")

@@ -11,9 +11,9 @@ import numpy as np
 import xarray as xr
 
 from slt.diagnostics.verdict import diagnose
+from slt.io import write_atomic
 from slt.report import figures
 from slt.result import LLCResult
-from slt.validation.runner import write_atomic
 
 __all__ = ["render_html", "render_validation_html", "write_report"]
 

@@ -412,8 +412,8 @@ def write_plot(results: Sequence[dict[str, Any]], path: str) -> None:
     step, one line per architecture, and the training loss of every checkpoint (log scale)."""
     from matplotlib.figure import Figure
 
+    from slt.io import write_atomic
     from slt.report.figures import to_png
-    from slt.validation.runner import write_atomic
 
     fig = Figure(figsize=(10.0, 3.8), layout="constrained")
     left, right = fig.subplots(1, 2)

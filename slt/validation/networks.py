@@ -491,8 +491,8 @@ def write_rescaling_plot(result: dict[str, Any], path: str) -> None:
     """
     from matplotlib.figure import Figure
 
+    from slt.io import write_atomic
     from slt.report.figures import to_png
-    from slt.validation.runner import write_atomic
 
     rows = result["rows"]
     alpha = np.array([r["alpha"] for r in rows])

@@ -2,8 +2,6 @@
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from statistics import median
@@ -11,6 +9,7 @@ from typing import Any, NamedTuple
 
 from slt.data import num_samples
 from slt.errors import DivergenceError
+from slt.io import write_atomic
 from slt.validation.suites import (
     BETA0,
     RUN_LENGTH,
@@ -28,7 +27,6 @@ __all__ = [
     "run_suite",
     "summary",
     "to_markdown",
-    "write_atomic",
     "write_json",
     "write_plot",
 ]
@@ -195,19 +193,6 @@ def to_markdown(rows: list[Row], title: str) -> str:
         "| " + " | ".join(fmt.format(getattr(r, n)) for n, _, fmt in _COLUMNS) + " |" for r in rows
     ]
     return "\n".join([f"# {title}", "", head, sep, *body, "", summary(rows), ""])
-
-
-def write_atomic(path: str, text: str | bytes) -> None:
-    """Write ``text`` (or bytes) to ``path`` whole or not at all (temporary file, then rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def write_json(rows: list[Row], path: str) -> None:
