@@ -4,7 +4,6 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 from slt.errors import DivergenceError
 
@@ -556,20 +555,13 @@ _OUTPUTS = {"output": "-o/--output", "json": "--json", "report": "--report", "pl
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the run, not after it (a suite runs
-    for minutes to hours): its directory must exist and it must not be a directory itself."""
+    for minutes to hours)."""
+    from slt.io import check_writable
+
     for name, flag in _OUTPUTS.items():
         path = getattr(args, name, None)
-        if path is None:
-            continue
-        target = Path(path)
-        if target.is_dir():
-            raise ValueError(f"{flag} {path!r} is a directory; give a file name")
-        directory = target.absolute().parent
-        if not directory.is_dir():
-            raise ValueError(
-                f"{flag} {path!r}: the directory {str(target.parent)!r} does not exist "
-                f"(create it first, e.g. mkdir -p {str(target.parent)!r})"
-            )
+        if path is not None:
+            check_writable(path, flag)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

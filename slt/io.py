@@ -30,7 +30,16 @@ import xarray as xr
 
 from slt.result import LLCResult
 
-__all__ = ["ENGINE", "LENGTH1_ATTR", "NAME_ATTR", "atomic_path", "load", "save", "write_atomic"]
+__all__ = [
+    "ENGINE",
+    "LENGTH1_ATTR",
+    "NAME_ATTR",
+    "atomic_path",
+    "check_writable",
+    "load",
+    "save",
+    "write_atomic",
+]
 
 #: The xarray netCDF engine used to write and read.
 ENGINE: Final = "h5netcdf"
@@ -91,6 +100,28 @@ def save(datatree_or_result: xr.DataTree | LLCResult, path: str | os.PathLike[st
     return target
 
 
+def check_writable(path: str | os.PathLike[str], label: str = "path") -> Path:
+    """``path`` as a :class:`~pathlib.Path` if a file can be written there: its directory exists
+    and it is not a directory itself. ``label`` names it in the error (e.g. a command's flag).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the directory of ``path`` does not exist.
+    IsADirectoryError
+        When ``path`` is a directory.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{label} {str(target)!r} is a directory; give a file name")
+    if not target.absolute().parent.is_dir():
+        raise FileNotFoundError(
+            f"{label} {str(target)!r}: the directory {str(target.parent)!r} does not exist; "
+            "create it first"
+        )
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to, renamed onto ``path`` on success.
@@ -107,14 +138,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     IsADirectoryError
         When ``path`` is a directory.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"path {str(target)!r} is a directory; give a file name")
+    target = check_writable(path)
     directory = target.absolute().parent
-    if not directory.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {str(target)!r}: the directory {str(target.parent)!r} does not exist"
-        )
     tmp = _create_temporary(directory, target.name)
     try:
         yield tmp

@@ -79,7 +79,7 @@ def test_estimate_passes_the_batching_trace_gradient_and_correction(tmp_path):
         (["report", "/nonexistent/result.nc"], "does not exist"),
         # Output paths are checked before the run, which for a suite takes minutes to hours.
         (["validate", "--json", "/nonexistent/q.json"], "--json '/nonexistent/q.json': the dir"),
-        (["validate-ti", "--json", "/nonexistent/ti.json"], "mkdir -p '/nonexistent'"),
+        (["validate-ti", "--json", "/nonexistent/ti.json"], "'/nonexistent' does not exist"),
         (["estimate", "rrr", "3", "2", "2", "1", "-o", "."], "-o/--output '.' is a directory"),
         (["report", "run.nc", "-o", "/nonexistent/r.html"], "-o/--output"),
     ],
