@@ -129,14 +129,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     The temporary file is created empty in ``path``'s directory with the mode a plain ``open``
     gives (0o666 less the umask, so the result is an ordinary file); on leaving the block it is
     flushed to disk (``fsync``), renamed onto ``path`` with :func:`os.replace` and the directory
-    entry synced. On an exception it is removed and ``path`` is left as it was.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the directory of ``path`` does not exist.
-    IsADirectoryError
-        When ``path`` is a directory.
+    entry synced. On an exception it is removed and ``path`` is left as it was. A path that
+    cannot be written raises as :func:`check_writable` does, before anything is created.
     """
     target = check_writable(path)
     directory = target.absolute().parent
