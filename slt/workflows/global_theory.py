@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import xarray as xr
 
+from slt._version import __version__
 from slt.diagnostics.convert import attr_value
 from slt.estimators import free_energy as fe
 from slt.estimators import rlct as rl
@@ -51,8 +52,11 @@ class GlobalEstimate(NamedTuple):
     method
         How it was computed.
     datatree
-        The fits: the root holds per-temperature summaries (dim ``temperature``), the children
-        ``t0``, ``t1``, … are the :class:`TemperedFit` DataTrees.
+        The whole run: the root records the estimate (attrs ``estimator``, ``method``,
+        ``value``, ``se``, ``n`` and the method's settings) and per-temperature summaries (dim
+        ``temperature``: ``beta``, ``energy_mean``, ``energy_se``, ``num_divergent``); the
+        children ``t0``, ``t1``, … are the :class:`TemperedFit` DataTrees. It saves with
+        :func:`slt.io.save`, and ``slt report`` reads it.
     details
         Method-specific numbers (intercept, reweighting shift, trustworthiness, ...).
     """
@@ -64,10 +68,30 @@ class GlobalEstimate(NamedTuple):
     details: dict[str, Any]
 
 
-def _tree(fits: list[TemperedFit], summary: dict[str, np.ndarray], attrs: dict) -> xr.DataTree:
+def _estimate(
+    value: float,
+    se: float,
+    method: str,
+    fits: list[TemperedFit],
+    attrs: dict[str, Any],
+    details: dict[str, Any],
+    summary: dict[str, np.ndarray] | None = None,
+) -> GlobalEstimate:
+    """The estimate, with a DataTree whose root records it (``value``, ``se``, ``method`` and
+    ``attrs``) beside the per-temperature summary, and whose children are the fits."""
+    summary = _energy_summary(fits) if summary is None else summary
     root = xr.Dataset({k: ("temperature", np.asarray(v)) for k, v in summary.items()})
+    attrs = {
+        "inference_library": "slt",
+        "slt_version": __version__,
+        **attrs,
+        "method": method,
+        "value": float(value),
+        "se": float(se),
+    }
     root.attrs.update({k: attr_value(v) for k, v in attrs.items()})
-    return xr.DataTree.from_dict({"/": root} | {f"t{i}": f.datatree for i, f in enumerate(fits)})
+    tree = xr.DataTree.from_dict({"/": root} | {f"t{i}": f.datatree for i, f in enumerate(fits)})
+    return GlobalEstimate(float(value), float(se), method, tree, details)
 
 
 def _energy_summary(fits: list[TemperedFit]) -> dict[str, np.ndarray]:
@@ -108,9 +132,8 @@ def wbic(fit: TemperedFit) -> GlobalEstimate:
             "(pass beta=slt.wbic_beta(n) to sample_tempered)"
         )
     est = wb.wbic(fit.energy)
-    summary = _energy_summary([fit])
-    return GlobalEstimate(
-        est.value, est.se, "wbic", _tree([fit], summary, {"estimator": "wbic"}), {"n": fit.n}
+    return _estimate(
+        est.value, est.se, "wbic", [fit], {"estimator": "wbic", "n": fit.n}, {"n": fit.n}
     )
 
 
@@ -126,13 +149,13 @@ def waic(fit: TemperedFit) -> GlobalEstimate:
         raise ValueError("fit has no log_likelihood group: sample with keep_log_likelihood=True")
     log_lik = np.asarray(fit.datatree["log_likelihood"]["obs"])
     res = wa.waic(log_lik, beta=fit.beta)
-    details = res._asdict()
-    return GlobalEstimate(
-        float(res.waic),
-        float(res.se) / log_lik.shape[-1],
+    return _estimate(
+        res.waic,
+        res.se / log_lik.shape[-1],
         "waic",
-        _tree([fit], _energy_summary([fit]), {"estimator": "waic"}),
-        details,
+        [fit],
+        {"estimator": "waic", "n": fit.n},
+        res._asdict(),
     )
 
 
@@ -224,8 +247,8 @@ def rlct(
             res = rl.multi_temperature(betas_arr, summary["energy_mean"], summary["energy_se"])
         value, se = res.rlct, res.se
         details = {"betas": betas_arr, "intercept": res.intercept, "reweighted": False}
-    attrs = {"estimator": "rlct", "method": method, "n": n, "rlct": value, "rlct_se": se}
-    return GlobalEstimate(float(value), float(se), method, _tree(fits, summary, attrs), details)
+    attrs = {"estimator": "rlct", "n": n, "rlct": value, "rlct_se": se}
+    return _estimate(value, se, method, fits, attrs, details, summary)
 
 
 def free_energy(
@@ -322,7 +345,5 @@ def free_energy(
     settings = {k: v for k, v in settings.items() if v is not None}
     if method == "thermodynamic":
         settings["rule"] = rule
-    attrs = {"estimator": "free_energy", "method": method, "n": n} | settings
-    return GlobalEstimate(
-        est.value, est.se, method, _tree(fits, summary, attrs), {"ts": ts} | settings
-    )
+    attrs = {"estimator": "free_energy", "n": n} | settings
+    return _estimate(est.value, est.se, method, fits, attrs, {"ts": ts} | settings, summary)

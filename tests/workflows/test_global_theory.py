@@ -11,6 +11,7 @@ import numpyro.distributions as dist
 import pytest
 
 import slt.estimators.free_energy
+import slt.io
 from slt.estimators.rlct import temperature_band
 from slt.workflows.global_theory import free_energy, rlct, waic, wbic
 from slt.workflows.tempered import sample_tempered, wbic_beta
@@ -43,10 +44,15 @@ def exact_free_energy():
     return 0.5 * (x @ np.linalg.solve(cov, x) + logdet + N * np.log(2 * np.pi))
 
 
-def test_wbic_matches_the_exact_posterior_mean():
+def test_wbic_matches_the_exact_posterior_mean(tmp_path):
     fit = sample_tempered(model, {"x": X}, beta=wbic_beta(N), **FAST)
     res = wbic(fit)
     assert abs(res.value - exact_energy(wbic_beta(N))) < 5 * res.se
+    # The saved DataTree holds the estimate itself, not only the fits behind it.
+    slt.io.save(res.datatree, tmp_path / "wbic.nc")
+    attrs = slt.load(tmp_path / "wbic.nc").attrs
+    assert (attrs["estimator"], attrs["method"], attrs["n"]) == ("wbic", "wbic", N)
+    assert (attrs["value"], attrs["se"]) == (res.value, res.se)
     assert res.datatree["t0"]["sample_stats"]["loss"].shape == (4, 800)
     with pytest.raises(ValueError, match="1/log n"):
         wbic(sample_tempered(model, {"x": X}, beta=0.5, **FAST))
