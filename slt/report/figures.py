@@ -19,6 +19,9 @@ from matplotlib.figure import Figure
 __all__ = [
     "calibration_figure",
     "calibration_variable",
+    "global_energy_figure",
+    "global_fits",
+    "global_trace_figure",
     "kept_chains",
     "loss_trace_figure",
     "plot_trajectory",
@@ -519,5 +522,81 @@ def plot_trajectory(tree: xr.DataTree, ax: Axes | None = None, *, logx: bool = F
         frameon=False,
     )
     ax.set_title("LLC over training", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def global_fits(dt: xr.DataTree) -> list[xr.DataTree]:
+    """The tempered fits ``t0``, ``t1``, … of a global estimate's DataTree, in order."""
+    names = sorted(
+        (k for k in dt.children if k[1:].isdigit() and k[0] == "t"), key=lambda k: int(k[1:])
+    )
+    return [dt.children[k] for k in names]
+
+
+def global_energy_figure(dt: xr.DataTree) -> Figure | None:
+    """:math:`\\mathbb{E}^{\\beta}[nL_n]` ± 2 se at each temperature of a global estimate.
+
+    Against :math:`1/\\beta` for the RLCT, with the fitted line of slope λ̂ when the root has
+    its ``intercept``; against :math:`t` on a log axis otherwise (the free energy's schedule;
+    :math:`t = 0`, the prior, cannot be drawn there). ``None`` for a single temperature.
+    """
+    root = dt.to_dataset()
+    if "beta" not in root or root.sizes.get("temperature", 0) < 2:
+        return None
+    beta = np.asarray(root["beta"].values, dtype=np.float64)
+    mean = np.asarray(root["energy_mean"].values, dtype=np.float64)
+    se = np.asarray(root["energy_se"].values, dtype=np.float64)
+    fig = _figure(6.5, 3.6)
+    ax = fig.add_subplot()
+    if dt.attrs.get("estimator") == "rlct":
+        x = 1.0 / beta
+        ax.errorbar(x, mean, yerr=2 * se, fmt="o", ms=4, capsize=3, color="C0", label="fits")
+        intercept = _float_attr(dt, "intercept")
+        slope = _float_attr(dt, "value")
+        if intercept is not None and slope is not None:
+            grid = np.linspace(x.min(), x.max(), 50)
+            ax.plot(
+                grid, intercept + slope * grid, color="C3", lw=1, label=f"slope λ̂ = {slope:.4g}"
+            )
+            ax.legend(fontsize=8, frameon=False)
+        ax.set_xlabel("1/β")
+    else:
+        shown = beta > 0
+        ax.errorbar(beta[shown], mean[shown], yerr=2 * se[shown], fmt="o-", ms=3, lw=0.7, capsize=2)
+        ax.set_xscale("log")
+        ax.set_xlabel("t (log scale; t = 0 not drawn)")
+        drawn = mean[shown]
+        if drawn.size and drawn.min() > 0 and drawn.max() > 10 * drawn.min():
+            ax.set_yscale("log")  # from the prior's energy down to the likelihood's
+    ax.set_ylabel("$E^\\beta[nL_n]$ ± 2 se")
+    ax.grid(True, lw=0.3, alpha=0.5)
+    fig.tight_layout()
+    return fig
+
+
+def global_trace_figure(dt: xr.DataTree, max_panels: int = 12) -> Figure | None:
+    """:math:`nL_n` per chain against the draw, one panel per temperature (at most
+    ``max_panels``, evenly spaced over the schedule); ``None`` without fits."""
+    fits = global_fits(dt)
+    if not fits:
+        return None
+    picks = np.unique(np.linspace(0, len(fits) - 1, min(len(fits), max_panels)).round().astype(int))
+    cols = min(3, len(picks))
+    rows = -(-len(picks) // cols)
+    fig = _figure(3.0 * cols + 0.5, 2.2 * rows + 0.3)
+    for i, k in enumerate(picks):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        fit = fits[k]
+        n = _float_attr(fit, "n") or 1.0
+        loss = fit["sample_stats"]["loss"].transpose("chain", "draw").values * n
+        for c in range(loss.shape[0]):
+            ax.plot(loss[c], color=_colour(c), lw=0.5, alpha=0.8)
+        beta = _float_attr(fit, "beta")
+        ax.set_title(f"t{k}: β = {beta:.3g}" if beta is not None else f"t{k}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, lw=0.3, alpha=0.5)
+    fig.supxlabel("draw", fontsize=8)
+    fig.supylabel("$nL_n(w)$ per chain", fontsize=8)
     fig.tight_layout()
     return fig

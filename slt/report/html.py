@@ -289,10 +289,12 @@ def render_html(result: LLCResult | xr.DataTree, *, title: str | None = None) ->
     dt = _as_datatree(result)
     if "sample_stats" not in dt.children and "calibration" in dt.children:
         return _calibration_page(dt, title)
+    if "sample_stats" not in dt.children and _is_global(dt):
+        return _global_page(dt, title)
     if "sample_stats" not in dt.children or "loss" not in dt["sample_stats"].data_vars:
         raise ValueError(
-            "result has no sample_stats group with a loss variable (nor a calibration group) "
-            "to report on"
+            "result has no sample_stats group with a loss variable (nor a calibration group, "
+            "nor the fits of a global estimate) to report on"
         )
     title = title or "LLC report"
     sections = [_section("summary", "Summary", _table(_summary_rows(dt)))]
@@ -344,6 +346,133 @@ def render_html(result: LLCResult | xr.DataTree, *, title: str | None = None) ->
     if "calibration" in dt.children:
         sections.append(_calibration_section(dt))
     return _page(title, _lead(dt), sections, _footer(dt.attrs))
+
+
+_GLOBAL_NAMES = {
+    "rlct": "λ̂ (global RLCT)",
+    "wbic": "WBIC = E^β[nL_n] at β = 1/log n",
+    "free_energy": "F_n (Bayes free energy)",
+    "waic": "WAIC W_n (per observation)",
+}
+# Root attrs of a global estimate shown in its summary, hence left out of its settings table.
+_GLOBAL_SUMMARY_KEYS = {"estimator", "method", "value", "se", "n", "rlct", "rlct_se"}
+
+
+def _is_global(dt: xr.DataTree) -> bool:
+    return dt.attrs.get("estimator") in _GLOBAL_NAMES and bool(figures.global_fits(dt))
+
+
+def _fit_row(name: str, fit: xr.DataTree, mean: float, se: float) -> str:
+    """One temperature's row: β, E^β[nL_n] ± se, R-hat and bulk ESS of nL_n, divergences."""
+    from arviz_stats.base import array_stats
+
+    stats = fit["sample_stats"].to_dataset()
+    loss = stats["loss"].transpose("chain", "draw").values.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = float(array_stats.rhat(loss, chain_axis=0, draw_axis=1))
+        ess = float(array_stats.ess(loss, chain_axis=0, draw_axis=1, method="bulk"))
+    divergent = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
+    flag = (rhat > 1.01) or (ess < 100) or divergent > 0  # the LLC verdict's own limits
+    cells = [
+        _e(name),
+        _e(_num(fit.attrs.get("beta"), ".4g")),
+        _e(f"{_num(mean, '.6g')} ± {_num(se, '.2g')}"),
+        _e(_num(rhat, ".3f")),
+        _e(_num(ess, ".0f")),
+        _e(str(divergent)),
+        f'<span class="{"warn" if flag else "ok"}">{"check" if flag else "ok"}</span>',
+    ]
+    tds = "".join(
+        f'<td class="num">{c}</td>' if 0 < i < 6 else f"<td>{c}</td>" for i, c in enumerate(cells)
+    )
+    return f"<tr>{tds}</tr>"
+
+
+def _global_page(dt: xr.DataTree, title: str | None) -> str:
+    """A page for a :class:`slt.GlobalEstimate`'s DataTree: the estimate, its settings, and
+    for every temperature the mean energy with the fit's R-hat, ESS and divergences, the
+    energies against the temperature and the traces of nL_n."""
+    attrs = dt.attrs
+    estimator = str(attrs["estimator"])
+    value, se = (
+        _float(attrs.get("value", attrs.get("rlct"))),
+        _float(attrs.get("se", attrs.get("rlct_se"))),
+    )
+    summary = [
+        (_GLOBAL_NAMES[estimator], f"<strong>{_e(_fmt(value))} ± {_e(_fmt(se, 2))}</strong>"),
+        ("Method", _e(_fmt(attrs.get("method")))),
+        ("n", _e(_fmt(attrs.get("n")))),
+    ]
+    fits = figures.global_fits(dt)
+    root = dt.to_dataset()
+    means = (
+        np.asarray(root["energy_mean"].values) if "energy_mean" in root else [math.nan] * len(fits)
+    )
+    ses = np.asarray(root["energy_se"].values) if "energy_se" in root else [math.nan] * len(fits)
+    rows = [_fit_row(f"t{k}", fit, means[k], ses[k]) for k, fit in enumerate(fits)]
+    checked = sum('class="warn"' in r for r in rows)
+    summary.append(
+        (
+            "Fits",
+            _e(
+                f"{len(fits)} temperature(s); {checked} with R-hat > 1.01, bulk ESS < 100 or "
+                "divergences"
+                if checked
+                else f"{len(fits)} temperature(s), every one with R-hat ≤ 1.01, bulk ESS ≥ 100 "
+                "and no divergence"
+            ),
+        )
+    )
+    sections = [_section("summary", "Summary", _table(summary))]
+    settings = [
+        (str(k), _e(_fmt(v)))
+        for k, v in attrs.items()
+        if k not in _GLOBAL_SUMMARY_KEYS | _SUMMARY_KEYS
+    ]
+    if settings:
+        sections.append(_section("settings", "Settings", _table(settings)))
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("fit", "β", "E^β[nL_n] ± se", "R-hat", "ESS bulk", "divergent", "")
+    )
+    table = f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows)
+    table += "\n</tbody>\n</table>"
+    note = (
+        '<p class="note">R-hat and bulk ESS are those of nL_n in each fit (arviz-stats); '
+        "the rows marked check exceed the limits the LLC verdict uses (R-hat 1.01, ESS 100) "
+        "or have divergent transitions.</p>"
+    )
+    sections.append(_section("temperatures", "Temperatures", table + note))
+    energy = figures.global_energy_figure(dt)
+    if energy is not None:
+        caption = (
+            "Mean energy of each fit against 1/β, ± 2 standard errors, with the fitted line "
+            "whose slope is λ̂."
+            if estimator == "rlct"
+            else "Mean energy of each fit against the temperature, ± 2 standard errors."
+        )
+        sections.append(
+            _section(
+                "energies", "Energies", _figure_html(figures.to_png(energy), "energies", caption)
+            )
+        )
+    traces = figures.global_trace_figure(dt)
+    if traces is not None:
+        sections.append(
+            _section(
+                "traces",
+                "Traces",
+                _figure_html(
+                    figures.to_png(traces),
+                    "traces of nL_n",
+                    "nL_n per chain against the draw at each temperature (at most 12, evenly "
+                    "spaced over the schedule). Chains that mix overlap and show no trend.",
+                ),
+            )
+        )
+    lead = f"{_GLOBAL_NAMES[estimator]} = {_fmt(value)} ± {_fmt(se, 2)}"
+    lead += f" · method {_fmt(attrs.get('method'))} · n = {_fmt(attrs.get('n'))}"
+    return _page(title or f"{estimator} report", lead, sections, _footer(fits[0].attrs))
 
 
 def _calibration_section(dt: xr.DataTree) -> str:

@@ -248,6 +248,8 @@ def rlct(
         value, se = res.rlct, res.se
         details = {"betas": betas_arr, "intercept": res.intercept, "reweighted": False}
     attrs = {"estimator": "rlct", "n": n, "rlct": value, "rlct_se": se}
+    if "intercept" in details:  # the line E^β[nL_n] = intercept + λ/β, for the report's figure
+        attrs["intercept"] = details["intercept"]
     return _estimate(value, se, method, fits, attrs, details, summary)
 
 

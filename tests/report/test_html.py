@@ -314,3 +314,51 @@ def test_headless_chromium_renders_the_page_and_every_image(page, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     image = matplotlib.image.imread(str(shot))
     assert image.shape[:2] == (2400, 1000) and np.ptp(image[..., :3]) > 0
+
+
+@pytest.fixture(scope="module")
+def global_estimate():
+    """slt.rlct of a Gaussian mean (λ = 1/2) at three temperatures, run short."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    def model(x):
+        w = numpyro.sample("w", dist.Normal(0.0, 2.0))
+        with numpyro.plate("data", x.shape[0]):
+            numpyro.sample("x", dist.Normal(w, 1.0), obs=x)
+
+    x = np.random.default_rng(0).normal(0.7, 1.0, size=200)
+    return slt.rlct(
+        model, {"x": x}, num_temperatures=3, num_chains=4, num_warmup=200, num_samples=600
+    )
+
+
+def test_cli_reports_a_saved_global_estimate(global_estimate, tmp_path, capsys):
+    path = tmp_path / "rlct.nc"
+    slt.io.save(global_estimate.datatree, path)
+    assert main(["report", str(path)]) == 0
+    page = (tmp_path / "rlct.html").read_text(encoding="utf-8")
+    for section in ("summary", "temperatures", "energies", "traces"):
+        assert f'<section id="{section}">' in page, section
+    assert f"{global_estimate.value:.4g} ± {global_estimate.se:.2g}" in html.unescape(page)
+    body = page[page.index('<section id="temperatures">') :]
+    assert body.count("<tr><td>t") == 3  # one row per temperature
+    for k, beta in enumerate(global_estimate.datatree["beta"].values):
+        assert f'<td>t{k}</td><td class="num">{beta:.4g}</td>' in body
+    assert len(_decoded_images(page)) == 2
+
+
+def test_a_global_fit_that_did_not_mix_is_marked(global_estimate):
+    marks = r"<tr><td>(t\d)</td>.*?<span class=\"(\w+)\">"
+    # These fits mix (R-hat 1.002-1.003, bulk ESS above 1000 in this run).
+    assert dict(re.findall(marks, render_html(global_estimate.datatree))) == dict.fromkeys(
+        ("t0", "t1", "t2"), "ok"
+    )
+    tree = global_estimate.datatree.copy(deep=True)
+    stats = tree["t1"]["sample_stats"].to_dataset()
+    loss = stats["loss"].values.copy()
+    loss[1] += 10 * loss.std()  # the second chain stuck elsewhere: R-hat far above 1.01
+    tree["t1/sample_stats"] = xr.DataTree(stats.assign(loss=(("chain", "draw"), loss)))
+    page = render_html(tree)
+    assert dict(re.findall(marks, page)) == {"t0": "ok", "t1": "warn", "t2": "ok"}
+    assert "1 with R-hat &gt; 1.01, bulk ESS &lt; 100 or divergences" in page
