@@ -1,4 +1,4 @@
-"""HTML reports of LLC results and validation runs (``slt report``).
+"""HTML reports of LLC results, global estimates and validation runs (``slt report``).
 
 One self-contained file per result: inline CSS, figures embedded as base64 PNG, nothing
 fetched from elsewhere, so the page can be mailed or archived as it is.

@@ -272,6 +272,11 @@ def render_html(result: LLCResult | xr.DataTree, *, title: str | None = None) ->
     with each chain's initial loss dashed, rank plots of the loss, the running LLC over draws
     per chain and pooled, and a heat map of the ``calibration`` group when there is one.
 
+    A :func:`slt.calibrate` sweep alone gets its recommendation and heat map, and the DataTree
+    of a :class:`slt.GlobalEstimate` a page of its own: the estimate, a row per temperature
+    (mean energy ± se, R-hat, bulk ESS, divergences), the energies against the temperature and
+    the traces of :math:`nL_n`.
+
     Parameters
     ----------
     result
@@ -284,7 +289,8 @@ def render_html(result: LLCResult | xr.DataTree, *, title: str | None = None) ->
     TypeError
         When ``result`` is neither an :class:`~slt.LLCResult` nor an ``xarray.DataTree``.
     ValueError
-        When ``result`` has no ``sample_stats`` group with a ``loss`` variable.
+        When ``result`` has no ``sample_stats`` group with a ``loss`` variable, no
+        ``calibration`` group and is no global estimate.
     """
     dt = _as_datatree(result)
     if "sample_stats" not in dt.children and "calibration" in dt.children:
