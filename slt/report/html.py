@@ -378,7 +378,8 @@ def _fit_row(name: str, fit: xr.DataTree, mean: float, se: float) -> str:
         rhat = float(array_stats.rhat(loss, chain_axis=0, draw_axis=1))
         ess = float(array_stats.ess(loss, chain_axis=0, draw_axis=1, method="bulk"))
     divergent = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
-    flag = (rhat > 1.01) or (ess < 100) or divergent > 0  # the LLC verdict's own limits
+    # The LLC verdict's own limits; a NaN R-hat or ESS (a non-finite trace) is flagged too.
+    flag = not (rhat <= 1.01 and ess >= 100) or divergent > 0
     cells = [
         _e(name),
         _e(_num(fit.attrs.get("beta"), ".4g")),

@@ -361,4 +361,7 @@ def test_a_global_fit_that_did_not_mix_is_marked(global_estimate):
     tree["t1/sample_stats"] = xr.DataTree(stats.assign(loss=(("chain", "draw"), loss)))
     page = render_html(tree)
     assert dict(re.findall(marks, page)) == {"t0": "ok", "t1": "warn", "t2": "ok"}
+    loss[1, 5] = np.nan  # a non-finite trace: R-hat and ESS are NaN, and the row is flagged
+    tree["t1/sample_stats"] = xr.DataTree(stats.assign(loss=(("chain", "draw"), loss)))
+    assert dict(re.findall(marks, render_html(tree)))["t1"] == "warn"
     assert "1 with R-hat &gt; 1.01, bulk ESS &lt; 100 or divergences" in page
