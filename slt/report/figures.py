@@ -537,21 +537,25 @@ def global_fits(dt: xr.DataTree) -> list[xr.DataTree]:
 def global_energy_figure(dt: xr.DataTree) -> Figure | None:
     """:math:`\\mathbb{E}^{\\beta}[nL_n]` ± 2 se at each temperature of a global estimate.
 
-    Against :math:`1/\\beta` for the RLCT, with the fitted line of slope λ̂ when the root has
-    its ``intercept``; against :math:`t` on a log axis otherwise (the free energy's schedule;
-    :math:`t = 0`, the prior, cannot be drawn there). ``None`` for a single temperature.
+    Against :math:`1/\\beta` for the RLCT (the reweighted energies when it has them), with the
+    fitted line of slope λ̂ when the root has its ``intercept``. Against :math:`t` on a log
+    axis otherwise (the free energy's schedule; :math:`t = 0`, the prior, cannot be drawn
+    there), the energies too on a log axis when they are positive and span more than a factor
+    10. ``None`` for a single temperature.
     """
     root = dt.to_dataset()
-    if "beta" not in root or root.sizes.get("temperature", 0) < 2:
+    prefix = "reweighted_" if "reweighted_beta" in root else ""  # slt.rlct(..., reweight=True)
+    if f"{prefix}beta" not in root or root[f"{prefix}beta"].size < 2:
         return None
-    beta = np.asarray(root["beta"].values, dtype=np.float64)
-    mean = np.asarray(root["energy_mean"].values, dtype=np.float64)
-    se = np.asarray(root["energy_se"].values, dtype=np.float64)
+    beta = np.asarray(root[f"{prefix}beta"].values, dtype=np.float64)
+    mean = np.asarray(root[f"{prefix}energy_mean"].values, dtype=np.float64)
+    se = np.asarray(root[f"{prefix}energy_se"].values, dtype=np.float64)
     fig = _figure(6.5, 3.6)
     ax = fig.add_subplot()
     if dt.attrs.get("estimator") == "rlct":
         x = 1.0 / beta
-        ax.errorbar(x, mean, yerr=2 * se, fmt="o", ms=4, capsize=3, color="C0", label="fits")
+        label = "reweighted from one fit" if prefix else "fits"
+        ax.errorbar(x, mean, yerr=2 * se, fmt="o", ms=4, capsize=3, color="C0", label=label)
         intercept = _float_attr(dt, "intercept")
         slope = _float_attr(dt, "value")
         if intercept is not None and slope is not None:

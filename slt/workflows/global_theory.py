@@ -54,7 +54,9 @@ class GlobalEstimate(NamedTuple):
     datatree
         The whole run: the root records the estimate (attrs ``estimator``, ``method``,
         ``value``, ``se``, ``n`` and the method's settings) and per-temperature summaries (dim
-        ``temperature``: ``beta``, ``energy_mean``, ``energy_se``, ``num_divergent``); the
+        ``temperature``: ``beta``, ``energy_mean``, ``energy_se``, ``num_divergent``; with
+        ``reweight=True`` also ``reweighted_beta``, ``reweighted_energy_mean`` and
+        ``reweighted_energy_se``, dim ``reweighted``, the energies the slope is fitted to); the
         children ``t0``, ``t1``, … are the :class:`TemperedFit` DataTrees. It saves with
         :func:`slt.io.save`, and ``slt report`` reads it.
     details
@@ -76,11 +78,14 @@ def _estimate(
     attrs: dict[str, Any],
     details: dict[str, Any],
     summary: dict[str, np.ndarray] | None = None,
+    extra: dict[str, tuple[str, np.ndarray]] | None = None,
 ) -> GlobalEstimate:
     """The estimate, with a DataTree whose root records it (``value``, ``se``, ``method`` and
-    ``attrs``) beside the per-temperature summary, and whose children are the fits."""
+    ``attrs``) beside the per-temperature summary (and the ``extra`` variables, by dim), and
+    whose children are the fits."""
     summary = _energy_summary(fits) if summary is None else summary
     root = xr.Dataset({k: ("temperature", np.asarray(v)) for k, v in summary.items()})
+    root = root.assign({k: (dim, np.asarray(v)) for k, (dim, v) in (extra or {}).items()})
     attrs = {
         "inference_library": "slt",
         "slt_version": __version__,
@@ -250,7 +255,14 @@ def rlct(
     attrs = {"estimator": "rlct", "n": n, "rlct": value, "rlct_se": se}
     if "intercept" in details:  # the line E^β[nL_n] = intercept + λ/β, for the report's figure
         attrs["intercept"] = details["intercept"]
-    return _estimate(value, se, method, fits, attrs, details, summary)
+    extra = None
+    if details.get("reweighted"):  # the energies the slope was fitted to, beside the one fit
+        extra = {
+            "reweighted_beta": ("reweighted", details["betas"]),
+            "reweighted_energy_mean": ("reweighted", details["energies"]),
+            "reweighted_energy_se": ("reweighted", details["energy_se"]),
+        }
+    return _estimate(value, se, method, fits, attrs, details, summary, extra)
 
 
 def free_energy(

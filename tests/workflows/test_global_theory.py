@@ -13,6 +13,7 @@ import pytest
 import slt.estimators.free_energy
 import slt.io
 from slt.estimators.rlct import temperature_band
+from slt.report import render_html
 from slt.workflows.global_theory import free_energy, rlct, waic, wbic
 from slt.workflows.tempered import sample_tempered, wbic_beta
 
@@ -69,6 +70,12 @@ def test_multi_temperature_slope_matches_the_exact_slope(reweight):
     assert res.details["reweighted"] is reweight
     if reweight:
         assert res.details["trustworthy"]
+        # One fit, and the reweighted energies the slope was fitted to, for the report's figure.
+        root = res.datatree.to_dataset()
+        assert root.sizes["temperature"] == 1
+        np.testing.assert_array_equal(root["reweighted_beta"], betas)
+        np.testing.assert_array_equal(root["reweighted_energy_mean"], res.details["energies"])
+        assert '<section id="energies">' in render_html(res.datatree)
 
 
 def test_two_temperature_and_variance_run_and_are_near_half():
