@@ -109,6 +109,21 @@ def _energy_summary(fits: list[TemperedFit]) -> dict[str, np.ndarray]:
     }
 
 
+def _check_sample_kwargs(caller: str, kwargs: dict[str, Any]) -> None:
+    """Refuse a keyword ``caller`` would pass on to :func:`slt.sample_tempered` that it does not
+    take, naming ``caller`` rather than the sampler class deep inside it."""
+    import inspect
+
+    allowed = set(inspect.signature(sample_tempered).parameters) - {"model", "data", "beta", "n"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(
+            f"{caller}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"it passes its other keywords to slt.sample_tempered, which takes "
+            f"{', '.join(sorted(allowed))}"
+        )
+
+
 def tempered_fits(
     model, data: dict[str, Any], betas, *, n: int | None = None, seed: int = 0, **kwargs: Any
 ) -> list[TemperedFit]:
@@ -117,6 +132,7 @@ def tempered_fits(
     The sampler is compiled once for all temperatures (:class:`TemperedSampler`); ``kwargs``
     are those of :func:`slt.sample_tempered`.
     """
+    _check_sample_kwargs("tempered_fits", kwargs)
     seed = check_int("seed", seed, low=0)
     sampler = TemperedSampler(model, data, n=n, **kwargs)
     return [sampler.fit(float(b), seed + j) for j, b in enumerate(betas)]
@@ -201,6 +217,7 @@ def rlct(
         Passed to :func:`slt.sample_tempered` (sampler, num_chains, num_warmup, num_samples,
         seed, ...).
     """
+    _check_sample_kwargs("rlct", sample_kwargs)
     n = _infer_n(observed_sites(model, data), n)
     if method not in ("multi_temperature", "two_temperature", "variance"):
         raise ValueError(
@@ -340,6 +357,7 @@ def free_energy(
         raise ValueError(
             f"t_min sets schedule='geometric'; got t_min={t_min!r} with schedule='power'"
         )
+    _check_sample_kwargs("free_energy", sample_kwargs)
     n = _infer_n(observed_sites(model, data), n)
     num = check_int("num_temperatures", num_temperatures, low=2)
     if schedule == "geometric":

@@ -165,6 +165,12 @@ def test_bad_methods():
         rlct(model, {"x": X}, betas=[0.1])
     with pytest.raises(ValueError, match="method"):
         free_energy(model, {"x": X}, method="harmonic")
+    with pytest.raises(
+        TypeError, match=r"rlct\(\) got unexpected keyword argument\(s\) 'num_temps'"
+    ):
+        rlct(model, {"x": X}, num_temps=3)  # a typo of num_temperatures
+    with pytest.raises(TypeError, match=r"free_energy\(\) .* 'warmup'; .* num_warmup"):
+        free_energy(model, {"x": X}, warmup=100)
     with pytest.raises(ValueError, match="schedule"):
         free_energy(model, {"x": X}, schedule="linear")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="power sets schedule='power'"):
