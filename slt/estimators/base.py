@@ -9,7 +9,6 @@ so autocorrelation within chains is accounted for.
 from typing import NamedTuple
 
 import numpy as np
-from arviz_stats.base import array_stats
 
 __all__ = ["MIN_DRAWS", "Estimate", "as_chain_draw", "ess_mean", "mcse_mean"]
 
@@ -55,11 +54,15 @@ def as_chain_draw(array: np.ndarray, name: str) -> np.ndarray:
 
 def ess_mean(trace: np.ndarray) -> float:
     """The effective sample size of the mean of a (chain, draw) trace (arviz-stats, "mean")."""
+    from arviz_stats.base import array_stats  # here, not at import: arviz-stats takes ~1 s
+
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(array_stats.ess(trace, chain_axis=0, draw_axis=1, method="mean"))
 
 
 def mcse_mean(trace: np.ndarray) -> float:
     """The Monte Carlo standard error of the mean of a (chain, draw) trace (arviz-stats)."""
+    from arviz_stats.base import array_stats
+
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(array_stats.mcse(trace, chain_axis=0, draw_axis=1, method="mean"))

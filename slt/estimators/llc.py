@@ -25,7 +25,6 @@ drawn without replacement cancels, so the block means keep the slow signal alone
 from typing import NamedTuple
 
 import numpy as np
-from arviz_stats.base import array_stats
 
 __all__ = ["LLCEstimate", "estimate_llc"]
 
@@ -105,6 +104,8 @@ def estimate_llc(
             )
         usable = kept.shape[1] // block * block
         kept = kept[:, :usable].reshape(kept.shape[0], -1, block).mean(axis=-1)
+    from arviz_stats.base import array_stats  # here, not at import: arviz-stats takes ~1 s
+
     with np.errstate(invalid="ignore", divide="ignore"):  # a constant trace has no R-hat: NaN
         mcse = nbeta * float(array_stats.mcse(kept, chain_axis=0, draw_axis=1, method="mean"))
         rhat = float(array_stats.rhat(kept, chain_axis=0, draw_axis=1))

@@ -113,13 +113,13 @@ from typing import Any, Literal, NamedTuple
 import jax
 import numpy as np
 import xarray as xr
-from arviz_stats.base import array_stats
 
 from slt._types import ArrayTree, Batch
 from slt._version import __version__
 from slt.data import BATCHINGS, check_data
 from slt.diagnostics.convert import attr_value
 from slt.diagnostics.verdict import MAX_NOISE_TEMPERATURE
+from slt.estimators.base import mcse_mean
 from slt.estimators.llc import estimate_llc
 from slt.gradient import GRADIENTS, Anchor, full_loss_and_grad
 from slt.posterior import LossFn
@@ -314,11 +314,6 @@ def _block_means(trace: np.ndarray, block: int) -> np.ndarray:
     return trace[:, :usable].reshape(trace.shape[0], -1, block).mean(axis=-1)
 
 
-def _mcse_mean(x: np.ndarray) -> float:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(array_stats.mcse(x, chain_axis=0, draw_axis=1, method="mean"))
-
-
 def score_setting(
     loss_trace: np.ndarray,
     init_loss: np.ndarray | float,
@@ -410,7 +405,7 @@ def score_setting(
         half = means.shape[1] // 2
         first, second = means[:, :half], means[:, half : 2 * half]
         diff = float(second.mean() - first.mean())
-        se = math.hypot(_mcse_mean(first), _mcse_mean(second))
+        se = math.hypot(mcse_mean(first), mcse_mean(second))
         drift = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
         drift_rel = nbeta * diff / abs(llc) if llc != 0 else math.copysign(math.inf, diff)
         if abs(drift) > thresholds.max_drift_z and abs(drift_rel) > thresholds.max_drift_rel:
