@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["MIN_DRAWS", "Estimate", "as_chain_draw", "ess_mean", "mcse_mean"]
+__all__ = ["MIN_DRAWS", "Estimate", "as_chain_draw", "ess_bulk", "ess_mean", "mcse_mean", "rhat"]
 
 MIN_DRAWS = 4
 """The fewest draws per chain for which arviz-stats returns an effective sample size."""
@@ -66,3 +66,20 @@ def mcse_mean(trace: np.ndarray) -> float:
 
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(array_stats.mcse(trace, chain_axis=0, draw_axis=1, method="mean"))
+
+
+def rhat(trace: np.ndarray) -> float:
+    """The rank-normalized split R-hat of a (chain, draw) trace (arviz-stats); NaN for a
+    constant or non-finite trace."""
+    from arviz_stats.base import array_stats
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(array_stats.rhat(trace, chain_axis=0, draw_axis=1))
+
+
+def ess_bulk(trace: np.ndarray) -> float:
+    """The bulk effective sample size of a (chain, draw) trace (arviz-stats, "bulk")."""
+    from arviz_stats.base import array_stats
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(array_stats.ess(trace, chain_axis=0, draw_axis=1, method="bulk"))

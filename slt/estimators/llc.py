@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from slt.estimators.base import ess_bulk, mcse_mean, rhat
+
 __all__ = ["LLCEstimate", "estimate_llc"]
 
 
@@ -107,16 +109,13 @@ def estimate_llc(
     from arviz_stats.base import array_stats  # here, not at import: arviz-stats takes ~1 s
 
     with np.errstate(invalid="ignore", divide="ignore"):  # a constant trace has no R-hat: NaN
-        mcse = nbeta * float(array_stats.mcse(kept, chain_axis=0, draw_axis=1, method="mean"))
-        rhat = float(array_stats.rhat(kept, chain_axis=0, draw_axis=1))
-        ess_bulk = float(array_stats.ess(kept, chain_axis=0, draw_axis=1, method="bulk"))
         ess_tail = float(array_stats.ess(kept, chain_axis=0, draw_axis=1, method="tail", prob=0.05))
     return LLCEstimate(
         llc=float(np.mean(per_chain[used])),
-        mcse=mcse,
+        mcse=nbeta * mcse_mean(kept),
         llc_per_chain=per_chain,
-        rhat=rhat,
-        ess_bulk=ess_bulk,
+        rhat=rhat(kept),
+        ess_bulk=ess_bulk(kept),
         ess_tail=ess_tail,
         chains_used=used,
     )

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from slt.diagnostics.verdict import diagnose
+from slt.estimators import base as estimators
 from slt.io import write_atomic
 from slt.report import figures
 from slt.result import LLCResult
@@ -368,15 +369,12 @@ def _is_global(dt: xr.DataTree) -> bool:
     return dt.attrs.get("estimator") in _GLOBAL_NAMES and bool(figures.global_fits(dt))
 
 
-def _fit_row(name: str, fit: xr.DataTree, mean: float, se: float) -> str:
-    """One temperature's row: β, E^β[nL_n] ± se, R-hat and bulk ESS of nL_n, divergences."""
-    from arviz_stats.base import array_stats
-
+def _fit_row(name: str, fit: xr.DataTree, mean: float, se: float) -> tuple[str, bool]:
+    """One temperature's row (β, E^β[nL_n] ± se, R-hat and bulk ESS of nL_n, divergences),
+    and whether it is flagged."""
     stats = fit["sample_stats"].to_dataset()
     loss = stats["loss"].transpose("chain", "draw").values.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rhat = float(array_stats.rhat(loss, chain_axis=0, draw_axis=1))
-        ess = float(array_stats.ess(loss, chain_axis=0, draw_axis=1, method="bulk"))
+    rhat, ess = estimators.rhat(loss), estimators.ess_bulk(loss)
     divergent = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
     # The LLC verdict's own limits; a NaN R-hat or ESS (a non-finite trace) is flagged too.
     flag = not (rhat <= 1.01 and ess >= 100) or divergent > 0
@@ -392,7 +390,7 @@ def _fit_row(name: str, fit: xr.DataTree, mean: float, se: float) -> str:
     tds = "".join(
         f'<td class="num">{c}</td>' if 0 < i < 6 else f"<td>{c}</td>" for i, c in enumerate(cells)
     )
-    return f"<tr>{tds}</tr>"
+    return f"<tr>{tds}</tr>", flag
 
 
 def _global_page(dt: xr.DataTree, title: str | None) -> str:
@@ -416,8 +414,10 @@ def _global_page(dt: xr.DataTree, title: str | None) -> str:
         np.asarray(root["energy_mean"].values) if "energy_mean" in root else [math.nan] * len(fits)
     )
     ses = np.asarray(root["energy_se"].values) if "energy_se" in root else [math.nan] * len(fits)
-    rows = [_fit_row(f"t{k}", fit, means[k], ses[k]) for k, fit in enumerate(fits)]
-    checked = sum('class="warn"' in r for r in rows)
+    rows, flags = zip(
+        *(_fit_row(f"t{k}", fit, means[k], ses[k]) for k, fit in enumerate(fits)), strict=True
+    )
+    checked = sum(flags)
     summary.append(
         (
             "Fits",

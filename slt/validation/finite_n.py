@@ -298,8 +298,8 @@ def linear_network_target(
     from functools import partial
 
     import jax.numpy as jnp
-    from arviz_stats.base import array_stats
 
+    from slt.estimators.base import rhat
     from slt.estimators.wbic import posterior_mean
     from slt.models.dln import localized_model, product
     from slt.models.rrr import sufficient_nll
@@ -330,6 +330,5 @@ def linear_network_target(
         )
     )
     energy = posterior_mean(fit.energy)
-    rhat = float(array_stats.rhat(np.asarray(fit.energy), chain_axis=0, draw_axis=1))
     statistic = Estimate(beta * (energy.value - at_center), beta * energy.se)
-    return NetworkTarget(statistic, rhat, np.asarray(fit.energy))
+    return NetworkTarget(statistic, rhat(np.asarray(fit.energy)), np.asarray(fit.energy))
